@@ -1,0 +1,766 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { closeSync, createWriteStream, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, freemem, loadavg, release, tmpdir, totalmem, type as osType } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { seedGrowth } from "./growth.ts";
+import type { LoadResult, LoadSpec } from "./load.ts";
+import type { LatencySummary } from "./stats.ts";
+import { openDatabase } from "../packages/server/src/store/open.ts";
+import { migrate } from "../packages/server/src/store/migrate.ts";
+import { createApp } from "../packages/server/src/domain/apps.ts";
+import { grant } from "../packages/server/src/domain/credits.ts";
+import { systemClock } from "../packages/server/src/domain/clock.ts";
+
+/**
+ * `npm run bench`: starts everything it measures (a Tally server on SQLite, one on PostgreSQL, a
+ * bare node:http echo server, pgbench), drives each workload from a separate load process, runs
+ * `tally verify` after every workload, prints the table and writes bench/results.json.
+ * What each workload means and why: docs/performance.md.
+ */
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const SERVER_MAIN = join(ROOT, "packages/server/src/cli/main.ts");
+const LOAD_MAIN = join(ROOT, "bench/load.ts");
+const ECHO_MAIN = join(ROOT, "bench/echo-server.ts");
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --duration S        measured seconds per workload (default 20; --quick: 3)
+  --warmup S          warm-up seconds before each workload, discarded (default 3; --quick: 1)
+  --only W1,W6        run only these workloads (and what their ratios need: echo, W1, pgbench, W3)
+  --quick             a few seconds per workload and 200,000 growth rows: for development
+  --skip-growth       skip W8 (seeding millions of ledger rows)
+  --growth-rows N     ledger rows W8 adds (default 10,000,000; --quick: 200,000)
+  --accounts N        accounts seeded with credits (default 10,000)
+  --connections N     keep-alive connections of the load generator (default 64)
+  --pg-url URL        PostgreSQL server to use (default postgres://postgres@127.0.0.1:5432/tally_bench;
+                      the database named there is dropped and re-created)
+  --keep              keep the scratch SQLite files and the PostgreSQL database afterwards
+  --strict            exit 1 when a target is missed (always exit 1 when verify fails or requests fail)
+  --out PATH          results file (default bench/results.json)
+  --cpu-prof DIR      run the Tally servers with node --cpu-prof, writing .cpuprofile files to DIR
+`;
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "bench"),
+  allowPositionals: true,
+  options: {
+    duration: { type: "string" },
+    warmup: { type: "string" },
+    only: { type: "string" },
+    quick: { type: "boolean", default: false },
+    "skip-growth": { type: "boolean", default: false },
+    "growth-rows": { type: "string" },
+    accounts: { type: "string" },
+    connections: { type: "string" },
+    "pg-url": { type: "string" },
+    keep: { type: "boolean", default: false },
+    strict: { type: "boolean", default: false },
+    out: { type: "string" },
+    "cpu-prof": { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+function positiveNumber(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value.replace(/_/g, ""));
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${value}`);
+  return n;
+}
+
+const quick = args.quick;
+const options = {
+  durationS: positiveNumber("duration", args.duration, quick ? 3 : 20),
+  warmupS: args.warmup === "0" ? 0 : positiveNumber("warmup", args.warmup, quick ? 1 : 3),
+  growthRows: Math.floor(positiveNumber("growth-rows", args["growth-rows"], quick ? 200_000 : 10_000_000)),
+  accounts: Math.floor(positiveNumber("accounts", args.accounts, 10_000)),
+  connections: Math.floor(positiveNumber("connections", args.connections, 64)),
+  pgUrl: args["pg-url"] ?? process.env["BENCH_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/tally_bench",
+  skipGrowth: args["skip-growth"],
+  keep: args.keep,
+  strict: args.strict,
+  out: resolve(args.out ?? join(ROOT, "bench/results.json")),
+  cpuProfDir: args["cpu-prof"] === undefined ? undefined : resolve(args["cpu-prof"]),
+};
+
+const ALL = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10"] as const;
+type WorkloadId = (typeof ALL)[number];
+const selected = new Set<WorkloadId>();
+for (const raw of (args.only ?? ALL.join(",")).split(",")) {
+  const id = raw.trim().toUpperCase();
+  if (id === "") continue;
+  if (!(ALL as readonly string[]).includes(id)) throw new Error(`--only: unknown workload ${raw} (known: ${ALL.join(", ")})`);
+  selected.add(id as WorkloadId);
+}
+if (options.skipGrowth) selected.delete("W8");
+// Each ratio is measured side by side in the same run: pull in what a ratio divides by.
+const needs: Partial<Record<WorkloadId, WorkloadId[]>> = { W2: ["W1"], W4: ["W3"], W5: ["W1"], W7: ["W1"], W8: ["W1", "W6"], W9: ["W1"], W10: ["W1"] };
+for (const id of [...selected]) for (const dep of needs[id] ?? []) selected.add(dep);
+const wants = (id: WorkloadId): boolean => selected.has(id);
+const needsEcho = wants("W1") || wants("W6");
+const needsSqlite = ["W1", "W2", "W5", "W6", "W7", "W8", "W9", "W10"].some((id) => wants(id as WorkloadId));
+const needsPostgres = wants("W3") || wants("W4");
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+const workDir = mkdtempSync(join(tmpdir(), "tally-bench-"));
+const children = new Set<ChildProcess>();
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function spawnNode(name: string, script: string, argv: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): ChildProcess {
+  const logPath = join(workDir, `${name}.log`);
+  const out = openSync(logPath, "a");
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script, ...argv], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", out],
+  });
+  closeSync(out);
+  // Everything the child prints lands in its log too (the server logs to stdout).
+  const copy = createWriteStream(logPath, { flags: "a" });
+  child.stdout?.on("data", (chunk: Buffer) => copy.write(chunk));
+  children.add(child);
+  child.once("exit", (code, signal) => {
+    children.delete(child);
+    copy.end(`\n[bench] ${name} exited with ${signal ?? `code ${code}`}\n`);
+  });
+  return child;
+}
+
+/** Resolves with the first match of `pattern` in the child's stdout. */
+function waitForOutput(child: ChildProcess, pattern: RegExp, name: string, timeoutMs = 60_000): Promise<RegExpExecArray> {
+  return new Promise((resolvePromise, reject) => {
+    let seen = "";
+    const timer = setTimeout(() => fail(new Error(`${name} did not start within ${timeoutMs / 1000}s`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.toString("utf8");
+      const match = pattern.exec(seen);
+      if (match !== null) {
+        cleanup();
+        resolvePromise(match);
+      }
+    };
+    const onExit = (code: number | null): void => fail(new Error(`${name} exited (${code}) before it was ready; see ${join(workDir, `${name}.log`)}`));
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      child.stdout?.off("data", onData);
+      child.off("exit", onExit);
+      // Keep draining so a chatty child never blocks on a full pipe.
+      child.stdout?.resume();
+    };
+    const fail = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    child.stdout?.on("data", onData);
+    child.once("exit", onExit);
+  });
+}
+
+async function stopChild(child: ChildProcess, timeoutMs = 30_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** A server that died under load would otherwise show up only as refused connections. */
+function assertAlive(server: TallyServer, name: string): void {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) {
+    throw new Error(`the Tally server exited (${server.child.signalCode ?? `code ${server.child.exitCode}`}) during ${name}; see ${join(workDir, `${server.name}.log`)}`);
+  }
+}
+
+interface TallyServer {
+  name: string;
+  child: ChildProcess;
+  port: number;
+  url: string;
+}
+
+const adminToken = `bench-admin-${randomBytes(16).toString("hex")}`;
+
+async function startTally(name: string, databaseUrl: string): Promise<TallyServer> {
+  const child = spawnNode(name, SERVER_MAIN, ["serve", "--port", "0", "--host", "127.0.0.1", "--database", databaseUrl], {
+    TALLY_ADMIN_TOKEN: adminToken,
+    LOG_LEVEL: "warn",
+  }, options.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(options.cpuProfDir, name)}`]);
+  const match = await waitForOutput(child, /listening on http:\/\/127\.0\.0\.1:(\d+)/, name);
+  const port = Number(match[1]);
+  return { name, child, port, url: `http://127.0.0.1:${port}` };
+}
+
+async function startEcho(): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawnNode("echo", ECHO_MAIN, ["--port", "0"]);
+  const match = await waitForOutput(child, /listening on (\d+)/, "echo");
+  return { child, port: Number(match[1]) };
+}
+
+interface Seeded {
+  appId: string;
+  secretKey: string;
+  accounts: string[];
+  hotAccount: string;
+}
+
+/**
+ * One application and `count` accounts, each granted plenty of credits, written before the server
+ * starts by the server's own ledger code (the same path `tally grant` takes), so the data is
+ * exactly what the API would have made, in seconds rather than minutes of HTTP round trips.
+ */
+async function seed(databaseUrl: string, count: number): Promise<Seeded> {
+  const started = Date.now();
+  const db = openDatabase(databaseUrl, { synchronous: "FULL", poolSize: 16 });
+  try {
+    await migrate(db);
+    const { app, secretKey } = await createApp(db, systemClock, "bench");
+    const scope = { db, clock: systemClock, appId: app.id };
+    const grantOne = async (externalId: string, amount: number): Promise<string> => {
+      const r = await grant(scope, { externalId, amount, unit: "credits", source: "purchase", idempotencyKey: `seed-${externalId}` });
+      return r.transaction.accountId;
+    };
+    const accounts = new Array<string>(count);
+    let next = 0;
+    // Many in flight at once, so the database's group commit writes them in large batches.
+    await Promise.all(
+      Array.from({ length: 256 }, async () => {
+        while (next < count) {
+          const i = next++;
+          accounts[i] = await grantOne(`bench-${i}`, 1_000_000_000);
+        }
+      }),
+    );
+    const hotAccount = await grantOne("bench-hot", 1_000_000_000_000);
+    log(`  seeded ${count.toLocaleString("en-US")} accounts + 1 hot account in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    return { appId: app.id, secretKey, accounts, hotAccount };
+  } finally {
+    await db.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+
+interface Measurement {
+  id: string;
+  label: string;
+  /** Successful operations per second (pairs for W5; transactions for pgbench). */
+  throughput: number;
+  unit: string;
+  latency: LatencySummary | null;
+  /** pgbench reports an average only unless its per-transaction log is read; we read it. */
+  ok: number;
+  failed: number;
+  statuses: Record<string, number>;
+  firstFailure: string | null;
+  durationS: number;
+  extra?: Record<string, unknown>;
+}
+
+const measurements = new Map<string, Measurement>();
+const verifications: Array<{ after: string; ok: boolean; seconds: number; output: string }> = [];
+let failedVerify = false;
+
+let loadSerial = 0;
+async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "durationS" | "warmupS"> & Partial<Pick<LoadSpec, "connections" | "durationS" | "warmupS">>): Promise<LoadResult> {
+  const n = ++loadSerial;
+  const full: LoadSpec = {
+    connections: options.connections,
+    durationS: options.durationS,
+    warmupS: options.warmupS,
+    ...spec,
+    resultFile: join(workDir, `load-${n}.result.json`),
+  };
+  const specFile = join(workDir, `load-${n}.spec.json`);
+  writeFileSync(specFile, JSON.stringify(full));
+  const child = spawnNode(`load-${n}`, LOAD_MAIN, [specFile]);
+  child.stdout?.resume();
+  const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+  if (code !== 0) throw new Error(`load generator failed (exit ${code}); see ${join(workDir, `load-${n}.log`)}:\n${readFileSync(join(workDir, `load-${n}.log`), "utf8").slice(-2000)}`);
+  return JSON.parse(readFileSync(full.resultFile, "utf8")) as LoadResult;
+}
+
+function record(id: string, label: string, unit: string, r: LoadResult, extra?: Record<string, unknown>): Measurement {
+  const m: Measurement = {
+    id,
+    label,
+    throughput: r.throughput,
+    unit,
+    latency: r.latency,
+    ok: r.ok,
+    failed: r.failed + r.socketErrors,
+    statuses: r.statuses,
+    firstFailure: r.firstFailure,
+    durationS: r.durationS,
+    ...(extra === undefined ? {} : { extra }),
+  };
+  measurements.set(id, m);
+  const lat = r.latency.samples > 0 ? `p50 ${fmtMs(r.latency.p50)} p99 ${fmtMs(r.latency.p99)} p999 ${fmtMs(r.latency.p999)} ms` : "no successful requests";
+  log(`  ${id.padEnd(7)} ${fmtRate(r.throughput)} ${unit}, ${lat}${m.failed > 0 ? `, ${m.failed} FAILED (${r.firstFailure ?? "?"})` : ""}`);
+  return m;
+}
+
+async function verify(databaseUrl: string, after: string): Promise<void> {
+  const started = Date.now();
+  const child = spawnSync(process.execPath, ["--import", "tsx", SERVER_MAIN, "verify", "--database", databaseUrl], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: "warn" },
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const seconds = (Date.now() - started) / 1000;
+  const output = `${child.stdout ?? ""}${child.stderr ?? ""}`.trim();
+  const ok = child.status === 0;
+  verifications.push({ after, ok, seconds, output: output.slice(0, 4000) });
+  if (ok) {
+    log(`  verify after ${after}: OK (${seconds.toFixed(1)}s)`);
+  } else {
+    failedVerify = true;
+    log(`  verify after ${after}: FAILED (exit ${child.status})\n${output.split("\n").slice(0, 20).map((l) => `    ${l}`).join("\n")}`);
+  }
+}
+
+/** Peak resident memory of a process: VmHWM after resetting it, and VmRSS sampled every 50 ms. */
+function memorySampler(pid: number): { stop: () => { peakRssMb: number; hwmMb: number | null } } {
+  const statusPath = `/proc/${pid}/status`;
+  let hwmReset = false;
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    hwmReset = true;
+  } catch {
+    // Not permitted (or not Linux): the sampled VmRSS peak is reported alone.
+  }
+  const readKb = (field: string): number | null => {
+    try {
+      const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(statusPath, "utf8"));
+      return match === null ? null : Number(match[1]);
+    } catch {
+      return null;
+    }
+  };
+  let peak = readKb("VmRSS") ?? 0;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, readKb("VmRSS") ?? 0);
+  }, 50);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      peak = Math.max(peak, readKb("VmRSS") ?? 0);
+      const hwm = hwmReset ? readKb("VmHWM") : null;
+      return { peakRssMb: peak / 1024, hwmMb: hwm === null ? null : hwm / 1024 };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL and pgbench
+
+interface PgTarget {
+  adminUrl: string;
+  databaseUrl: string;
+  database: string;
+  host: string;
+  port: string;
+  user: string;
+}
+
+function pgTarget(url: string): PgTarget {
+  const u = new URL(url);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, "")) || "tally_bench";
+  if (!/^[a-z_][a-z0-9_]*$/.test(database)) throw new Error(`--pg-url: database name ${database} must be a plain identifier`);
+  const admin = new URL(url);
+  admin.pathname = "/postgres";
+  return { adminUrl: admin.toString(), databaseUrl: u.toString(), database, host: u.hostname || "127.0.0.1", port: u.port || "5432", user: decodeURIComponent(u.username) || "postgres" };
+}
+
+async function recreateDatabase(t: PgTarget, drop: boolean, create: boolean): Promise<void> {
+  const client = new pg.Client({ connectionString: t.adminUrl });
+  await client.connect();
+  try {
+    if (drop) await client.query(`DROP DATABASE IF EXISTS ${t.database} WITH (FORCE)`);
+    if (create) await client.query(`CREATE DATABASE ${t.database}`);
+  } finally {
+    await client.end();
+  }
+}
+
+function pgbenchBinary(): string {
+  for (const candidate of ["/usr/lib/postgresql/15/bin/pgbench", "pgbench"]) {
+    const probe = spawnSync(candidate, ["--version"], { encoding: "utf8" });
+    if (probe.status === 0) return candidate;
+  }
+  throw new Error("pgbench not found (looked in /usr/lib/postgresql/15/bin and PATH)");
+}
+
+function pgbenchArgs(t: PgTarget): string[] {
+  return ["-h", t.host, "-p", t.port, "-U", t.user];
+}
+
+function runPgbench(t: PgTarget, argv: string[], cwd: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(pgbenchBinary(), [...pgbenchArgs(t), ...argv, t.database], { cwd, env: { ...process.env, PGPASSWORD: process.env["PGPASSWORD"] ?? "" } });
+    children.add(child);
+    let output = "";
+    child.stdout.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+    child.once("exit", (code) => {
+      children.delete(child);
+      resolvePromise({ code, output });
+    });
+  });
+}
+
+async function measurePgbench(t: PgTarget): Promise<void> {
+  const clients = String(options.connections);
+  const common = ["-b", "tpcb-like", "-M", "prepared", "-c", clients, "-j", "2", "-n"];
+  if (options.warmupS > 0) await runPgbench(t, [...common, "-T", String(Math.ceil(options.warmupS))], workDir);
+  const logDir = mkdtempSync(join(workDir, "pgbench-"));
+  const { code, output } = await runPgbench(t, [...common, "-T", String(Math.ceil(options.durationS)), "-l", "--log-prefix", join(logDir, "tx")], logDir);
+  if (code !== 0) throw new Error(`pgbench failed (exit ${code}):\n${output}`);
+  const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(output);
+  if (tps === null) throw new Error(`could not read tps from pgbench:\n${output}`);
+  const failedMatch = /number of failed transactions: (\d+)/.exec(output);
+  // Per-transaction log lines: client_id transaction_no time_us script_no epoch epoch_us.
+  const samples: number[] = [];
+  for (const file of readdirSync(logDir)) {
+    for (const line of readFileSync(join(logDir, file), "utf8").split("\n")) {
+      const us = line.split(" ")[2];
+      if (us !== undefined && us !== "") samples.push(Number(us) / 1000);
+    }
+  }
+  samples.sort((a, b) => a - b);
+  const at = (q: number): number => samples[Math.min(samples.length - 1, Math.ceil(q * samples.length) - 1)] ?? Number.NaN;
+  const latency: LatencySummary = {
+    samples: samples.length,
+    mean: samples.reduce((s, v) => s + v, 0) / Math.max(1, samples.length),
+    p50: at(0.5),
+    p90: at(0.9),
+    p99: at(0.99),
+    p999: at(0.999),
+    max: samples[samples.length - 1] ?? Number.NaN,
+  };
+  const failed = failedMatch === null ? 0 : Number(failedMatch[1]);
+  record("pgbench", "pgbench tpcb-like -M prepared", "tx/s", {
+    mode: "closed",
+    ok: samples.length,
+    failed,
+    statuses: {},
+    socketErrors: 0,
+    durationS: options.durationS,
+    throughput: Number(tps[1]),
+    latency,
+    firstFailure: failed > 0 ? output.slice(-500) : null,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+function fmtRate(v: number): string {
+  return Number.isFinite(v) ? Math.round(v).toLocaleString("en-US").padStart(7) : "    n/a";
+}
+function fmtMs(v: number | undefined): string {
+  if (v === undefined || !Number.isFinite(v)) return "n/a";
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+async function sqliteSuite(): Promise<void> {
+  const dbPath = join(workDir, "tally.db");
+  const databaseUrl = `sqlite:${dbPath}`;
+  log(`\nSQLite (synchronous=FULL): ${dbPath}`);
+  const s = await seed(databaseUrl, options.accounts);
+  let server = await startTally("tally-sqlite", databaseUrl);
+  const base = { host: "127.0.0.1", port: server.port, secretKey: s.secretKey, replayKeys: 0, rate: 0 };
+
+  if (wants("W1")) {
+    log(`W1 deduct, ${options.accounts.toLocaleString("en-US")} accounts, fresh idempotency key per request`);
+    const sampler = memorySampler(server.child.pid!);
+    const r = await runLoad({ ...base, mode: "closed", request: "deduct", accounts: s.accounts, keyPrefix: `w1-${runId}` });
+    const memory = sampler.stop();
+    record("W1", `deduct, SQLite, ${options.accounts.toLocaleString("en-US")} accounts`, "deducts/s", r, { peakRssMb: memory.peakRssMb, vmHwmMb: memory.hwmMb });
+    assertAlive(server, "W1");
+    await verify(databaseUrl, "W1");
+  }
+  if (wants("W6")) {
+    log("W6 balance read, random account");
+    record("W6", "balance read, SQLite", "reads/s", await runLoad({ ...base, mode: "closed", request: "balance", accounts: s.accounts, keyPrefix: "w6" }));
+    assertAlive(server, "W6");
+    await verify(databaseUrl, "W6");
+  }
+  if (wants("W2")) {
+    log("W2 deduct, every request on one hot account");
+    record("W2", "deduct, SQLite, one hot account", "deducts/s", await runLoad({ ...base, mode: "closed", request: "deduct", accounts: [s.hotAccount], keyPrefix: `w2-${runId}` }));
+    assertAlive(server, "W2");
+    await verify(databaseUrl, "W2");
+  }
+  if (wants("W5")) {
+    log("W5 reserve + confirm pairs, 64 virtual users");
+    record("W5", "reserve + confirm pairs, SQLite", "pairs/s", await runLoad({ ...base, mode: "pairs", request: "deduct", accounts: s.accounts, keyPrefix: `w5-${runId}` }));
+    assertAlive(server, "W5");
+    await verify(databaseUrl, "W5");
+  }
+  if (wants("W7")) {
+    const w1 = measurements.get("W1");
+    const rate = Math.max(1, Math.round((w1?.throughput ?? 0) / 2));
+    log(`W7 W1's workload at a fixed ${rate.toLocaleString("en-US")} requests/s (half of W1), open loop`);
+    record("W7", "deduct at half W1's peak, open loop", "deducts/s", await runLoad({ ...base, mode: "open", rate, request: "deduct", accounts: s.accounts, keyPrefix: `w7-${runId}` }), { targetRate: rate });
+    assertAlive(server, "W7");
+    await verify(databaseUrl, "W7");
+  }
+  if (wants("W10")) {
+    const replayKeys = Math.min(10_000, s.accounts.length);
+    log(`W10 idempotent replay of ${replayKeys.toLocaleString("en-US")} already-processed deducts`);
+    const primed = await runLoad({ ...base, mode: "prime", replayKeys, request: "replay", accounts: s.accounts, keyPrefix: `w10-${runId}` });
+    if (primed.failed > 0) throw new Error(`W10 priming failed: ${primed.firstFailure ?? "?"}`);
+    record("W10", "replayed deduct (same body key)", "deducts/s", await runLoad({ ...base, mode: "closed", replayKeys, request: "replay", accounts: s.accounts, keyPrefix: `w10-${runId}` }));
+    // A replay must answer from the ledger, not deduct again.
+    const again = await fetch(`http://127.0.0.1:${server.port}/v1/credits/deduct`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${s.secretKey}`, "content-type": "application/json" },
+      body: `{"accountId":"${s.accounts[0]!}","amount":1,"operation":"bench.replay","idempotencyKey":"w10-${runId}-0"}`,
+    });
+    const replayed = (await again.json()) as { alreadyProcessed?: boolean };
+    if (replayed.alreadyProcessed !== true) throw new Error(`W10: a replayed deduct answered ${again.status} without alreadyProcessed: true`);
+    assertAlive(server, "W10");
+    await verify(databaseUrl, "W10");
+  }
+  if (wants("W8")) {
+    log(`W8 growth: stopping the server, adding ${options.growthRows.toLocaleString("en-US")} ledger rows by SQL`);
+    await stopChild(server.child);
+    const g = seedGrowth(dbPath, s.appId, s.accounts, options.growthRows);
+    log(`  wrote ${g.transactions.toLocaleString("en-US")} transactions and ${g.lots.toLocaleString("en-US")} lots in ${g.seconds.toFixed(1)}s (database now ${(g.fileBytes / 2 ** 30).toFixed(2)} GiB)`);
+    server = await startTally("tally-sqlite-grown", databaseUrl);
+    const grown = { ...base, port: server.port };
+    log("W8 W1 again on the grown ledger");
+    record("W8-W1", `deduct with ${compact(options.growthRows)} ledger rows`, "deducts/s", await runLoad({ ...grown, mode: "closed", request: "deduct", accounts: s.accounts, keyPrefix: `w8-${runId}` }), {
+      ledgerRowsAdded: g.transactions,
+    });
+    assertAlive(server, "W8 (W1)");
+    await verify(databaseUrl, "W8 (W1)");
+    log("W8 W6 again on the grown ledger");
+    record("W8-W6", `balance read with ${compact(options.growthRows)} ledger rows`, "reads/s", await runLoad({ ...grown, mode: "closed", request: "balance", accounts: s.accounts, keyPrefix: "w8" }), {
+      ledgerRowsAdded: g.transactions,
+    });
+    assertAlive(server, "W8 (W6)");
+    await verify(databaseUrl, "W8 (W6)");
+  }
+  await stopChild(server.child);
+}
+
+async function postgresSuite(): Promise<void> {
+  const t = pgTarget(options.pgUrl);
+  log(`\nPostgreSQL: ${t.host}:${t.port}/${t.database} (dropped and re-created)`);
+  await recreateDatabase(t, true, true);
+  const init = await runPgbench(t, ["-i", "-s", "10", "-q"], workDir);
+  if (init.code !== 0) throw new Error(`pgbench -i failed:\n${init.output}`);
+  const s = await seed(t.databaseUrl, options.accounts);
+  const server = await startTally("tally-postgres", t.databaseUrl);
+  try {
+    const base = { host: "127.0.0.1", port: server.port, secretKey: s.secretKey, replayKeys: 0, rate: 0 };
+    log(`pgbench -b tpcb-like -M prepared -c ${options.connections} -j 2 (scale 10), the same PostgreSQL`);
+    await measurePgbench(t);
+    log(`W3 deduct on PostgreSQL, ${options.accounts.toLocaleString("en-US")} accounts`);
+    record("W3", `deduct, PostgreSQL, ${options.accounts.toLocaleString("en-US")} accounts`, "deducts/s", await runLoad({ ...base, mode: "closed", request: "deduct", accounts: s.accounts, keyPrefix: `w3-${runId}` }));
+    assertAlive(server, "W3");
+    await verify(t.databaseUrl, "W3");
+    if (wants("W4")) {
+      log("W4 deduct on PostgreSQL, one hot account");
+      record("W4", "deduct, PostgreSQL, one hot account", "deducts/s", await runLoad({ ...base, mode: "closed", request: "deduct", accounts: [s.hotAccount], keyPrefix: `w4-${runId}` }));
+      assertAlive(server, "W4");
+      await verify(t.databaseUrl, "W4");
+    }
+  } finally {
+    await stopChild(server.child);
+    if (!options.keep) await recreateDatabase(t, true, false).catch(() => undefined);
+  }
+}
+
+function compact(n: number): string {
+  return n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ratios, table, results.json
+
+interface Ratio {
+  id: string;
+  description: string;
+  value: number | null;
+  target: number;
+  comparator: ">=" | "<=";
+  unit: "ratio" | "ms" | "MB";
+  pass: boolean;
+  note?: string;
+}
+
+function ratios(): Ratio[] {
+  const m = (id: string): Measurement | undefined => measurements.get(id);
+  const out: Ratio[] = [];
+  const clean = (...ids: string[]): string | undefined => {
+    const bad = ids.map(m).filter((x): x is Measurement => x !== undefined && x.failed > 0);
+    return bad.length === 0 ? undefined : `failed requests in ${bad.map((b) => b.id).join(", ")}`;
+  };
+  const ratio = (id: string, description: string, num: string, den: string, target: number): void => {
+    const a = m(num);
+    const b = m(den);
+    if (a === undefined || b === undefined) return;
+    const value = a.throughput / b.throughput;
+    const note = clean(num, den);
+    out.push({ id, description, value, target, comparator: ">=", unit: "ratio", pass: note === undefined && value >= target, ...(note === undefined ? {} : { note }) });
+  };
+  if (wants("W1")) ratio("W1", "deducts/s ÷ echo", "W1", "echo", 0.35);
+  if (wants("W2")) ratio("W2", "W2 ÷ W1", "W2", "W1", 0.9);
+  if (wants("W3")) ratio("W3", "deducts/s ÷ pgbench tps", "W3", "pgbench", 0.75);
+  if (wants("W4")) ratio("W4", "W4 ÷ W3", "W4", "W3", 0.8);
+  if (wants("W5")) ratio("W5", "pairs/s ÷ W1", "W5", "W1", 0.45);
+  if (wants("W6")) ratio("W6", "reads/s ÷ echo", "W6", "echo", 0.5);
+  const w7 = m("W7");
+  if (wants("W7") && w7 !== undefined) {
+    const value = w7.latency?.p99 ?? null;
+    const note = clean("W7");
+    out.push({ id: "W7", description: "p99 at half W1's peak, open loop", value, target: 5, comparator: "<=", unit: "ms", pass: note === undefined && value !== null && value <= 5, ...(note === undefined ? {} : { note }) });
+  }
+  if (wants("W8")) {
+    ratio("W8-W1", "W1 grown ÷ W1", "W8-W1", "W1", 0.9);
+    ratio("W8-W6", "W6 grown ÷ W6", "W8-W6", "W6", 0.9);
+  }
+  const w1 = m("W1");
+  if (wants("W9") && w1 !== undefined) {
+    const hwm = w1.extra?.["vmHwmMb"];
+    const peak = Math.max(Number(w1.extra?.["peakRssMb"] ?? 0), typeof hwm === "number" ? hwm : 0);
+    out.push({ id: "W9", description: "peak server RSS during W1", value: peak, target: 200, comparator: "<=", unit: "MB", pass: peak <= 200 });
+  }
+  if (wants("W10")) ratio("W10", "replayed deducts/s ÷ W1", "W10", "W1", 1.0);
+  return out;
+}
+
+function table(rs: Ratio[]): string {
+  const rows: string[][] = [["workload", "throughput", "p50 ms", "p99 ms", "p999 ms", "ratio", "target", "result"]];
+  const byId = new Map(rs.map((r) => [r.id, r]));
+  const fmtValue = (r: Ratio): string => (r.value === null ? "n/a" : r.unit === "ratio" ? r.value.toFixed(2) : r.unit === "ms" ? `${fmtMs(r.value)} ms` : `${r.value.toFixed(0)} MB`);
+  const order = ["echo", "W1", "W2", "pgbench", "W3", "W4", "W5", "W6", "W7", "W8-W1", "W8-W6", "W10"];
+  for (const id of order) {
+    const m = measurements.get(id);
+    if (m === undefined) continue;
+    const r = byId.get(id);
+    rows.push([
+      `${id} ${m.label}`,
+      `${fmtRate(m.throughput).trim()} ${m.unit}${m.failed > 0 ? ` (${m.failed} failed)` : ""}`,
+      fmtMs(m.latency?.p50),
+      fmtMs(m.latency?.p99),
+      fmtMs(m.latency?.p999),
+      r === undefined ? "" : fmtValue(r),
+      r === undefined ? "" : `${r.comparator === ">=" ? "≥" : "≤"} ${r.unit === "ratio" ? r.target : `${r.target} ${r.unit}`}`,
+      r === undefined ? "" : r.pass ? "pass" : "FAIL",
+    ]);
+    if (id === "W1" && byId.has("W9")) {
+      const w9 = byId.get("W9")!;
+      rows.push(["W9 peak server RSS during W1", "", "", "", "", fmtValue(w9), `≤ ${w9.target} MB`, w9.pass ? "pass" : "FAIL"]);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]): string => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
+  return [line(rows[0]!), `|${widths.map((w, i) => (i === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`, ...rows.slice(1).map(line)].join("\n");
+}
+
+function git(argv: string[]): string | null {
+  const r = spawnSync("git", argv, { cwd: ROOT, encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+const runId = randomBytes(4).toString("hex");
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const cpu = cpus();
+  const machine = {
+    cpus: cpu.length,
+    model: cpu[0]?.model ?? "unknown",
+    memoryBytes: totalmem(),
+    freeMemoryBytesAtStart: freemem(),
+    loadAverageAtStart: loadavg(),
+    node: process.version,
+    os: `${osType()} ${release()}`,
+  };
+  log(`Tally benchmark ${startedAt.toISOString()}: ${machine.cpus} × ${machine.model}, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${machine.node}, load ${machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(" ")}`);
+  log(`Workloads: ${[...selected].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))).join(", ")}; ${options.durationS}s each after ${options.warmupS}s warm-up; ${options.connections} connections; scratch files in ${workDir}`);
+
+  if (needsEcho) {
+    log("\necho: bare node:http JSON echo server, same load generator and requests as W1");
+    const echo = await startEcho();
+    try {
+      record("echo", "node:http JSON echo", "req/s", await runLoad({ host: "127.0.0.1", port: echo.port, secretKey: "sk_echo", mode: "closed", request: "deduct", accounts: ["acct_echo"], keyPrefix: "echo", replayKeys: 0, rate: 0 }));
+    } finally {
+      await stopChild(echo.child);
+    }
+  }
+  if (needsSqlite) await sqliteSuite();
+  if (needsPostgres) await postgresSuite();
+
+  const rs = ratios();
+  const rendered = table(rs);
+  log(`\n${rendered}\n`);
+  const failedRequests = [...measurements.values()].filter((m) => m.failed > 0);
+  const results = {
+    date: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    commit: git(["rev-parse", "HEAD"]),
+    dirty: (git(["status", "--porcelain"]) ?? "") !== "",
+    machine,
+    options: {
+      durationS: options.durationS,
+      warmupS: options.warmupS,
+      connections: options.connections,
+      accounts: options.accounts,
+      growthRows: wants("W8") ? options.growthRows : null,
+      workloads: [...selected],
+      quick,
+    },
+    workloads: Object.fromEntries([...measurements.values()].map((m) => [m.id, m])),
+    ratios: rs,
+    verify: verifications,
+    pass: !failedVerify && failedRequests.length === 0 && rs.every((r) => r.pass),
+    table: rendered,
+  };
+  writeFileSync(options.out, JSON.stringify(results, null, 2) + "\n");
+  log(`Wrote ${options.out}`);
+  if (failedVerify) log("FAILED: tally verify found a ledger that does not add up (see above).");
+  if (failedRequests.length > 0) log(`FAILED: requests failed in ${failedRequests.map((m) => m.id).join(", ")}.`);
+  const missed = rs.filter((r) => !r.pass).map((r) => r.id);
+  if (missed.length > 0) log(`Targets missed: ${missed.join(", ")}`);
+  process.exitCode = failedVerify || failedRequests.length > 0 || (options.strict && missed.length > 0) ? 1 : 0;
+}
+
+async function cleanup(): Promise<void> {
+  await Promise.all([...children].map((c) => stopChild(c, 5000)));
+  if (!options.keep) rmSync(workDir, { recursive: true, force: true });
+}
+
+process.on("SIGINT", () => {
+  void cleanup().finally(() => process.exit(130));
+});
+
+main()
+  .catch((error: unknown) => {
+    log(`\nbench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    log(`(logs kept in ${workDir})`);
+    options.keep = true;
+    process.exitCode = 1;
+  })
+  .finally(() => cleanup());

@@ -1,0 +1,151 @@
+import type { PageParams } from "../core/pagination.js";
+import type { Grant } from "./accounts.js";
+import type { AccountRef, Timestamp } from "./common.js";
+
+/** A credit pack that can be bought on top of a plan. */
+export interface Addon {
+  id: string;
+  productId: string | null;
+  name: string;
+  unit: string;
+  creditQty: number;
+  priceAmount: number;
+  currency: string;
+  expiresInDays: number | null;
+  createdAt: Timestamp;
+}
+
+/** Body of `POST /v1/addons`. */
+export interface AddonCreateParams {
+  productId?: string;
+  name: string;
+  unit: string;
+  creditQty: number;
+  /** 0 for a free add-on (granted at once). */
+  priceAmount: number;
+  currency: string;
+  expiresInDays?: number;
+}
+
+/** Query of `GET /v1/addons`. */
+export interface AddonListParams extends PageParams {
+  productId?: string;
+}
+
+/** Body of `POST /v1/accounts/{accountId}/addons/purchase`. */
+export interface AddonPurchaseParams {
+  addonId: string;
+  currency?: string;
+  /** Defaults to the call's generated `Idempotency-Key`. */
+  idempotencyKey?: string;
+  successUrl?: string;
+  cancelUrl?: string;
+}
+
+/** Order lifecycle. */
+export type OrderStatus = "pending" | "paid" | "canceled" | "refunded";
+
+/** A purchase of a plan or add-on. */
+export interface Order {
+  id: string;
+  accountId: string;
+  productId: string | null;
+  planId: string | null;
+  addonId: string | null;
+  status: OrderStatus;
+  amount: number;
+  currency: string;
+  /** The payment provider's id (e.g. a Stripe Checkout Session id). */
+  providerRef: string | null;
+  createdAt: Timestamp;
+}
+
+/** Result of an add-on purchase. */
+export interface AddonPurchaseResult {
+  /** `true`: send the user to `checkoutUrl`. `false`: credits were granted already. */
+  requiresPayment: boolean;
+  checkoutUrl?: string;
+  order: Order;
+  creditQty: number;
+  grant?: Grant;
+}
+
+/** Credits left from one add-on. */
+export interface AddonPool {
+  unit: string;
+  remaining: number;
+  addonId: string;
+  expiresAt: Timestamp | null;
+}
+
+/** Result of `GET /v1/accounts/{accountId}/addons/active`. */
+export interface ActiveAddons {
+  pools: AddonPool[];
+}
+
+/** Body of `POST /v1/checkout/sessions`: a plan or an add-on. */
+export type CheckoutSessionParams = AccountRef &
+  ({ planId: string; addonId?: never } | { addonId: string; planId?: never }) & {
+    successUrl: string;
+    cancelUrl: string;
+  };
+
+/** A checkout session: send the user to `checkoutUrl`. */
+export interface CheckoutSession {
+  id: string;
+  checkoutUrl: string;
+  order: Order;
+}
+
+/** Body of `POST /v1/orders/{orderId}/refund`. */
+export interface OrderRefundParams {
+  reason?: string;
+}
+
+/** Body of `POST /v1/orders/{orderId}/mark-paid` (manual payments). */
+export interface OrderMarkPaidParams {
+  providerRef?: string;
+}
+
+/** Query of `GET /v1/purchase-links`. */
+export type PurchaseLinksParams = AccountRef & {
+  productId?: string;
+};
+
+/** One way to buy more credits. */
+export interface PurchaseLinkOption {
+  kind: "addon" | "plan";
+  id: string;
+  name: string;
+  creditQty: number;
+  priceAmount: number;
+  currency: string;
+  url: string;
+}
+
+/** Result of `GET /v1/purchase-links`. */
+export interface PurchaseLinks {
+  options: PurchaseLinkOption[];
+}
+
+/** One line of an invoice. */
+export interface InvoiceLine {
+  description: string;
+  amount: number;
+  quantity?: number;
+}
+
+/** An invoice for a paid order. */
+export interface Invoice {
+  id: string;
+  orderId: string;
+  amount: number;
+  currency: string;
+  status: string;
+  lines: InvoiceLine[];
+  hostedUrl: string | null;
+  createdAt: Timestamp;
+}
+
+/** Query of the invoices list. */
+export interface InvoiceListParams extends PageParams {}

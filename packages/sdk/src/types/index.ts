@@ -1,0 +1,11 @@
+export type * from "./common.js";
+export type * from "./accounts.js";
+export type * from "./credits.js";
+export type * from "./reservations.js";
+export type * from "./usage.js";
+export type * from "./prices.js";
+export type * from "./catalog.js";
+export type * from "./commerce.js";
+export type * from "./webhooks.js";
+export type * from "./apps.js";
+export type * from "./me.js";

@@ -1,0 +1,45 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+/**
+ * Key formats. A secret key names its application inside itself (`sk_<app ulid>_<secret>`), so
+ * looking it up is one indexed read scoped by application, like every other query.
+ * Keys have 256 bits of entropy, so a plain SHA-256 is a safe one-way hash: a database dump holds
+ * no working key, and no slow KDF is needed on the hot path.
+ */
+export function randomSecret(bytes = 32): string {
+  return randomBytes(bytes).toString("base64url");
+}
+
+export function sha256Hex(value: string): string {
+  return createHash("sha256").update(value).digest("hex");
+}
+
+/** Compares two strings in time independent of where they differ. */
+export function safeEqual(a: string, b: string): boolean {
+  const ha = createHash("sha256").update(a).digest();
+  const hb = createHash("sha256").update(b).digest();
+  return timingSafeEqual(ha, hb) && a.length === b.length;
+}
+
+export function makeSecretKey(appId: string): string {
+  return `sk_${appId.slice("app_".length)}_${randomSecret()}`;
+}
+
+/** The application a secret key belongs to, or undefined if it is not shaped like one. */
+export function appIdOfSecretKey(key: string): string | undefined {
+  const m = /^sk_([0-9A-HJKMNP-TV-Z]{26})_[A-Za-z0-9_-]{43}$/.exec(key);
+  return m === null ? undefined : `app_${m[1]}`;
+}
+
+export function makeAdminToken(): string {
+  return `tadm_${randomSecret()}`;
+}
+
+export function keyHint(key: string): string {
+  return key.slice(-4);
+}
+
+/** The secret of an HMAC key: `hk_` + 256 random bits. Never sent over the wire after creation. */
+export function makeHmacSecret(): string {
+  return `hk_${randomSecret()}`;
+}

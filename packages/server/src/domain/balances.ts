@@ -1,0 +1,77 @@
+import type { Sql } from "../store/sql.ts";
+import type { BalanceRecord } from "../store/records.ts";
+import * as balances from "../store/repo/balances.ts";
+import { expiringNext } from "../store/repo/lots.ts";
+import { inTransaction, type Scope } from "./context.ts";
+import { requireAccount, type AccountRef } from "./accounts.ts";
+import { UnitLedger, type LedgerContext } from "./unit-ledger.ts";
+
+export const DEFAULT_UNIT = "credits";
+
+export interface BalanceView {
+  accountId: string;
+  unit: string;
+  balance: number;
+  reserved: number;
+  available: number;
+  expiringNext?: { amount: number; expiresAtMs: number };
+}
+
+/** The public view of a balance row; `expiringNext` only costs a query when something expires. */
+export async function viewBalance(q: Sql, appId: string, b: BalanceRecord, nowMs: number): Promise<BalanceView> {
+  const view: BalanceView = {
+    accountId: b.accountId,
+    unit: b.unit,
+    balance: b.balance,
+    reserved: b.reserved,
+    available: b.balance - b.reserved,
+  };
+  if (b.nextDueAtMs !== null) {
+    const next = await expiringNext(q, appId, b.accountId, b.unit, nowMs);
+    if (next !== null) view.expiringNext = next;
+  }
+  return view;
+}
+
+/**
+ * A balance as of now. A plain read, unless something fell due (a lot or hold expired) and no
+ * one has settled it yet: then it settles first, so expiry counts at `expiresAt` exactly.
+ */
+export async function readBalance(scope: Scope, accountId: string, unit: string): Promise<BalanceView> {
+  const nowMs = scope.clock.nowMs();
+  const row = await scope.db.read((q) => balances.getBalance(q, scope.appId, accountId, unit));
+  if (row === undefined) return { accountId, unit, balance: 0, reserved: 0, available: 0 };
+  if (row.nextDueAtMs !== null && row.nextDueAtMs <= nowMs) {
+    const view = await inTransaction(scope, (tx, now) => settledBalance({ tx, appId: scope.appId, nowMs: now }, accountId, unit));
+    return view ?? { accountId, unit, balance: 0, reserved: 0, available: 0 };
+  }
+  return scope.db.read((q) => viewBalance(q, scope.appId, row, nowMs));
+}
+
+/**
+ * The balance as of now inside an open transaction (replayed answers use it): settled first when
+ * something fell due, as any read does, so it never shows expired credits. Undefined when the
+ * account has no balance row in that unit.
+ */
+export async function settledBalance(ctx: LedgerContext, accountId: string, unit: string): Promise<BalanceView | undefined> {
+  const row = await balances.getBalance(ctx.tx, ctx.appId, accountId, unit);
+  if (row === undefined) return undefined;
+  if (row.nextDueAtMs !== null && row.nextDueAtMs <= ctx.nowMs) {
+    const ledger = await UnitLedger.open(ctx, accountId, unit);
+    return viewBalance(ctx.tx, ctx.appId, await ledger.finish(), ctx.nowMs);
+  }
+  return viewBalance(ctx.tx, ctx.appId, row, ctx.nowMs);
+}
+
+export async function getAccountBalance(scope: Scope, ref: AccountRef, unit: string): Promise<BalanceView> {
+  const account = await scope.db.read((q) => requireAccount(q, scope.appId, ref));
+  return readBalance(scope, account.id, unit);
+}
+
+export async function getAccountBalances(scope: Scope, ref: AccountRef): Promise<{ accountId: string; balances: BalanceView[] }> {
+  const account = await scope.db.read((q) => requireAccount(q, scope.appId, ref));
+  const rows = await scope.db.read((q) => balances.listBalances(q, scope.appId, account.id));
+  const views: BalanceView[] = [];
+  for (const row of rows) views.push(await readBalance(scope, account.id, row.unit));
+  return { accountId: account.id, balances: views };
+}

@@ -1,0 +1,330 @@
+import type { BalanceRecord, Metadata, ReservationRecord, TransactionRecord } from "../store/records.ts";
+import * as repo from "../store/repo/reservations.ts";
+import { findTransactionByKey, getTransaction } from "../store/repo/transactions.ts";
+import { lockBalance } from "../store/repo/balances.ts";
+import { assert, notFound, TallyError, validationError } from "./errors.ts";
+import { inTransaction, Rollback, type Scope } from "./context.ts";
+import { requireAccount, type AccountRef } from "./accounts.ts";
+import { UnitLedger, type LedgerContext } from "./unit-ledger.ts";
+import { settledBalance, viewBalance, type BalanceView } from "./balances.ts";
+import { dryRun, resolveAmount, type DryRunResult } from "./credits.ts";
+import { LIMITS } from "./limits.ts";
+import { newId } from "./ids.ts";
+import type { Allocation } from "../store/records.ts";
+import type { Sql } from "../store/sql.ts";
+
+/**
+ * A reservation (a hold) moves credits from available to reserved until it resolves, at most
+ * once, into exactly one of: confirmed (spent in full or in part, the rest released), canceled
+ * (all released) or expired (released at `expiresAt`). Captures spend part of a hold early while
+ * it stays held. Repeating a resolution with the same idempotency key answers with the first
+ * outcome; anything else on a resolved hold is a 409.
+ */
+
+export interface ReserveInput extends AccountRef {
+  amount?: number | undefined;
+  unit?: string | undefined;
+  ttlSeconds?: number | undefined;
+  operation?: string | undefined;
+  reference?: string | undefined;
+  description?: string | undefined;
+  metadata?: Metadata | undefined;
+  idempotencyKey?: string | undefined;
+  dryRun?: boolean | undefined;
+}
+
+export interface ReservationOutcome {
+  reservation: ReservationRecord;
+  transaction?: TransactionRecord | undefined;
+  balance: BalanceView;
+  alreadyProcessed?: boolean;
+}
+
+/** A reservation's dry run answers exactly as a deduct's does. */
+export type ReserveDryRun = DryRunResult;
+
+function run<T>(scope: Scope, fn: (ctx: LedgerContext) => Promise<T>): Promise<T> {
+  return inTransaction(scope, (tx, nowMs) => fn({ tx, appId: scope.appId, nowMs }));
+}
+
+export async function reserve(scope: Scope, input: ReserveInput): Promise<ReservationOutcome | ReserveDryRun> {
+  return run(scope, async (ctx) => {
+    const { tx, appId, nowMs } = ctx;
+    const account = await requireAccount(tx, appId, input);
+    const { amount, unit } = await resolveAmount(tx, appId, input);
+    const ttlSeconds = input.ttlSeconds ?? LIMITS.reservationTtlSecondsDefault;
+    let locked: BalanceRecord | undefined;
+    if (input.idempotencyKey !== undefined && input.dryRun !== true) {
+      // Lock first: a retry racing its own first attempt waits for it and then finds it (see credits.ts, awaitFirstAttempt).
+      locked = await lockBalance(tx, appId, account.id, unit, nowMs);
+      const existing = await repo.findReservationByKey(tx, appId, input.idempotencyKey);
+      if (existing !== undefined) {
+        if (existing.accountId !== account.id || existing.amount !== amount || existing.unit !== unit) {
+          throw new TallyError("IDEMPOTENCY_KEY_REUSED", `Idempotency key ${JSON.stringify(input.idempotencyKey)} was already used for reservation ${existing.id}`, {
+            reservationId: existing.id,
+          });
+        }
+        // The balance first: settling it may expire this very hold, and the replay shows it as it is now.
+        const balance = await balanceOf(ctx, existing.accountId, existing.unit);
+        const current = await repo.getReservation(tx, appId, existing.id);
+        assert(current !== undefined, "a reservation is never deleted");
+        return { reservation: current, balance, alreadyProcessed: true };
+      }
+    }
+    const ledger = await UnitLedger.open(ctx, account.id, unit, locked);
+    if (input.dryRun === true) throw new Rollback(await dryRun(ctx, ledger, amount));
+    const holds = await ledger.hold(amount);
+    const reservation: ReservationRecord = {
+      id: newId("reservation", nowMs),
+      accountId: account.id,
+      unit,
+      amount,
+      capturedAmount: 0,
+      status: "held",
+      expiresAtMs: nowMs + ttlSeconds * 1000,
+      confirmedAmount: null,
+      transactionId: null,
+      operation: input.operation ?? null,
+      reference: input.reference ?? null,
+      description: input.description ?? null,
+      metadata: input.metadata ?? {},
+      holds,
+      idempotencyKey: input.idempotencyKey ?? null,
+      resolutionKey: null,
+      resolution: null,
+      createdAtMs: nowMs,
+      resolvedAtMs: null,
+    };
+    await repo.insertReservation(tx, appId, reservation);
+    ledger.noteHoldExpiry(reservation.expiresAtMs);
+    const state = await ledger.finish();
+    return { reservation, balance: await viewBalance(tx, appId, state, nowMs) };
+  });
+}
+
+/** The balance as of now for an answer that changed nothing: settled first when something fell due. */
+async function balanceOf(ctx: LedgerContext, accountId: string, unit: string): Promise<BalanceView> {
+  const view = await settledBalance(ctx, accountId, unit);
+  assert(view !== undefined, "a reservation's account has a balance row");
+  return view;
+}
+
+/**
+ * Answers for a hold that is no longer held. The ledger is finished first: opening it may have
+ * settled expiries, which must be saved with the answer (or rolled back with its 409).
+ */
+async function finishResolved<T>(ledger: UnitLedger, answer: () => Promise<T>): Promise<T> {
+  await ledger.finish();
+  return answer();
+}
+
+/** Loads a reservation after taking its account's lock, settling anything due first. */
+async function openHeld(ctx: LedgerContext, reservationId: string): Promise<{ ledger: UnitLedger; reservation: ReservationRecord }> {
+  const peek = await repo.getReservation(ctx.tx, ctx.appId, reservationId);
+  if (peek === undefined) throw notFound("RESERVATION_NOT_FOUND", "reservation", reservationId);
+  const ledger = await UnitLedger.open(ctx, peek.accountId, peek.unit);
+  // Re-read under the lock: another request may have resolved it, or settling may have expired it.
+  const reservation = await repo.getReservation(ctx.tx, ctx.appId, reservationId);
+  assert(reservation !== undefined, "a reservation is never deleted");
+  return { ledger, reservation };
+}
+
+/** The 409 for acting on a hold that is no longer held, or the first outcome when this is its retry. */
+async function resolvedAnswer(
+  ctx: LedgerContext,
+  reservation: ReservationRecord,
+  resolution: string,
+  key: string | undefined,
+  confirmedAmount?: number | undefined,
+): Promise<ReservationOutcome> {
+  if (key !== undefined && reservation.resolutionKey === key && reservation.resolution === resolution) {
+    // A retry asks for the same thing; the same key confirming another amount is a different request.
+    if (confirmedAmount !== undefined && confirmedAmount !== reservation.confirmedAmount) {
+      throw new TallyError("IDEMPOTENCY_KEY_REUSED", `Idempotency key ${JSON.stringify(key)} already confirmed reservation ${reservation.id} for ${reservation.confirmedAmount}`, {
+        reservationId: reservation.id,
+      });
+    }
+    const transaction = reservation.transactionId === null ? undefined : await getTransaction(ctx.tx, ctx.appId, reservation.transactionId);
+    return { reservation, transaction, balance: await balanceOf(ctx, reservation.accountId, reservation.unit), alreadyProcessed: true };
+  }
+  if (reservation.status === "expired") {
+    throw new TallyError("RESERVATION_EXPIRED", `Reservation ${reservation.id} expired at ${new Date(reservation.expiresAtMs).toISOString()}`, {
+      reservationId: reservation.id,
+      status: reservation.status,
+    });
+  }
+  throw new TallyError("RESERVATION_NOT_HELD", `Reservation ${reservation.id} is already ${reservation.status}`, {
+    reservationId: reservation.id,
+    status: reservation.status,
+  });
+}
+
+export interface ConfirmInput {
+  amount?: number | undefined;
+  description?: string | undefined;
+  idempotencyKey?: string | undefined;
+}
+
+/**
+ * Settles a hold: spends `amount` in total (captures included; default the reserved amount) and
+ * releases the rest. More than reserved succeeds only if the extra is available (else 402 and
+ * the hold stays as it was).
+ */
+export async function confirm(scope: Scope, reservationId: string, input: ConfirmInput): Promise<ReservationOutcome> {
+  return run(scope, async (ctx) => {
+    const { ledger, reservation } = await openHeld(ctx, reservationId);
+    if (reservation.status !== "held") return finishResolved(ledger, () => resolvedAnswer(ctx, reservation, "confirm", input.idempotencyKey, input.amount));
+    if (input.idempotencyKey !== undefined) {
+      // The confirm's transaction takes this ledger key; one already used elsewhere is a reused key, not a unique-index crash.
+      const taken = await findTransactionByKey(ctx.tx, ctx.appId, input.idempotencyKey);
+      if (taken !== undefined) {
+        throw new TallyError("IDEMPOTENCY_KEY_REUSED", `Idempotency key ${JSON.stringify(input.idempotencyKey)} was already used for ${taken.type} ${taken.id}`, {
+          transactionId: taken.id,
+        });
+      }
+    }
+    const total = input.amount ?? Math.max(reservation.amount, reservation.capturedAmount);
+    if (total < reservation.capturedAmount) {
+      throw validationError("/amount", `must be at least the ${reservation.capturedAmount} already captured`);
+    }
+    const rest = total - reservation.capturedAmount;
+    const { allocations, transaction } = await spendFromHold(ledger, reservation, rest, "reservation_confirm", {
+      idempotencyKey: input.idempotencyKey,
+      description: input.description ?? reservation.description ?? undefined,
+    });
+    await ledger.release(reservation.holds);
+    reservation.holds = [];
+    reservation.status = "confirmed";
+    reservation.confirmedAmount = total;
+    reservation.transactionId = transaction.id;
+    reservation.resolution = "confirm";
+    reservation.resolutionKey = input.idempotencyKey ?? null;
+    reservation.resolvedAtMs = ctx.nowMs;
+    assert(allocations.reduce((s, a) => s + a.amount, 0) === rest, "confirm's receipt adds up to what it spent");
+    await repo.saveReservation(ctx.tx, ctx.appId, reservation);
+    const state = await ledger.finish();
+    return { reservation, transaction, balance: await viewBalance(ctx.tx, ctx.appId, state, ctx.nowMs) };
+  });
+}
+
+/** Spends `amount` from the reservation's holds first, then (beyond them) from available credits. */
+async function spendFromHold(
+  ledger: UnitLedger,
+  reservation: ReservationRecord,
+  amount: number,
+  type: "reservation_confirm" | "reservation_capture",
+  extra: { idempotencyKey?: string | undefined; description?: string | undefined },
+): Promise<{ allocations: Allocation[]; transaction: TransactionRecord }> {
+  const heldLeft = reservation.holds.reduce((s, h) => s + h.amount, 0);
+  const fromHolds = Math.min(amount, heldLeft);
+  // Check the extra first so that a 402 leaves the hold untouched.
+  const beyond = amount - fromHolds;
+  if (beyond > 0) await ledger.plan(beyond);
+  const spent = await ledger.spendHolds(reservation.holds, fromHolds);
+  reservation.holds = spent.left;
+  const allocations = [...spent.allocations];
+  if (beyond > 0) allocations.push(...(await ledger.burn(beyond)));
+  const transaction = await ledger.record({
+    type,
+    amount: -amount,
+    allocations,
+    reservationId: reservation.id,
+    idempotencyKey: extra.idempotencyKey ?? null,
+    operation: reservation.operation,
+    reference: reservation.reference,
+    description: extra.description ?? null,
+    metadata: reservation.metadata,
+  });
+  return { allocations, transaction };
+}
+
+export interface CaptureInput {
+  amount: number;
+  idempotencyKey?: string | undefined;
+}
+
+/** Spends part of a hold now (streaming); the hold stays held for the rest. */
+export async function capture(scope: Scope, reservationId: string, input: CaptureInput): Promise<ReservationOutcome> {
+  return run(scope, async (ctx) => {
+    const { ledger, reservation } = await openHeld(ctx, reservationId);
+    if (input.idempotencyKey !== undefined) {
+      const replay = await findCaptureReplay(ctx.tx, ctx.appId, reservation, input.idempotencyKey, input.amount);
+      if (replay !== undefined) {
+        return finishResolved(ledger, async () => ({ reservation, transaction: replay, balance: await balanceOf(ctx, reservation.accountId, reservation.unit), alreadyProcessed: true }));
+      }
+    }
+    if (reservation.status !== "held") return finishResolved(ledger, () => resolvedAnswer(ctx, reservation, "capture", undefined));
+    const { transaction } = await spendFromHold(ledger, reservation, input.amount, "reservation_capture", {
+      idempotencyKey: input.idempotencyKey,
+    });
+    reservation.capturedAmount += input.amount;
+    await repo.saveReservation(ctx.tx, ctx.appId, reservation);
+    const state = await ledger.finish();
+    return { reservation, transaction, balance: await viewBalance(ctx.tx, ctx.appId, state, ctx.nowMs) };
+  });
+}
+
+async function findCaptureReplay(tx: Sql, appId: string, reservation: ReservationRecord, key: string, amount: number): Promise<TransactionRecord | undefined> {
+  const existing = await findTransactionByKey(tx, appId, key);
+  if (existing === undefined) return undefined;
+  if (existing.type !== "reservation_capture" || existing.reservationId !== reservation.id || -existing.amount !== amount) {
+    throw new TallyError("IDEMPOTENCY_KEY_REUSED", `Idempotency key ${JSON.stringify(key)} was already used for ${existing.type} ${existing.id}`, {
+      transactionId: existing.id,
+    });
+  }
+  return existing;
+}
+
+export interface CancelInput {
+  reason?: string | undefined;
+  idempotencyKey?: string | undefined;
+}
+
+/** Releases every credit a hold still holds. */
+export async function cancel(scope: Scope, reservationId: string, input: CancelInput): Promise<ReservationOutcome> {
+  return run(scope, async (ctx) => {
+    const { ledger, reservation } = await openHeld(ctx, reservationId);
+    if (reservation.status !== "held") return finishResolved(ledger, () => resolvedAnswer(ctx, reservation, "cancel", input.idempotencyKey));
+    await ledger.resolveHeld(reservation, "canceled", input.idempotencyKey ?? null);
+    await repo.saveReservation(ctx.tx, ctx.appId, reservation);
+    const state = await ledger.finish();
+    return { reservation, balance: await viewBalance(ctx.tx, ctx.appId, state, ctx.nowMs) };
+  });
+}
+
+/** Moves a held reservation's expiry to `ttlSeconds` from now (never earlier than it was). */
+export async function extend(scope: Scope, reservationId: string, ttlSeconds: number): Promise<ReservationRecord> {
+  return run(scope, async (ctx) => {
+    const { ledger, reservation } = await openHeld(ctx, reservationId);
+    if (reservation.status !== "held") {
+      return (await finishResolved(ledger, () => resolvedAnswer(ctx, reservation, "extend", undefined))).reservation;
+    }
+    reservation.expiresAtMs = Math.max(reservation.expiresAtMs, ctx.nowMs + ttlSeconds * 1000);
+    await repo.saveReservation(ctx.tx, ctx.appId, reservation);
+    await ledger.finish();
+    return reservation;
+  });
+}
+
+/** A reservation as of now: a hold past its expiry reads as expired (and is settled). */
+export async function getReservation(scope: Scope, reservationId: string): Promise<ReservationRecord> {
+  const found = await scope.db.read((q) => repo.getReservation(q, scope.appId, reservationId));
+  if (found === undefined) throw notFound("RESERVATION_NOT_FOUND", "reservation", reservationId);
+  if (found.status === "held" && found.expiresAtMs <= scope.clock.nowMs()) {
+    return run(scope, async (ctx) => {
+      const { ledger, reservation } = await openHeld(ctx, reservationId);
+      await ledger.finish();
+        return reservation;
+    });
+  }
+  return found;
+}
+
+export async function listReservations(scope: Scope, filter: repo.ReservationFilter): Promise<ReservationRecord[]> {
+  const nowMs = scope.clock.nowMs();
+  const rows = await scope.db.read((q) => repo.listReservations(q, scope.appId, { ...filter, asOfMs: nowMs }));
+  // Holds past expiry that no one has settled yet are shown as what they are.
+  return rows.map((r) => (r.status === "held" && r.expiresAtMs <= nowMs ? { ...r, status: "expired" as const, holds: [] } : r));
+}
+
+export { requireAccount };

@@ -1,0 +1,393 @@
+import type { Sql } from "../store/sql.ts";
+import type { Allocation, BalanceRecord, Hold, LotRecord, LotSource, Metadata, ReservationRecord, TransactionRecord, TransactionType } from "../store/records.ts";
+import { lockBalance, saveBalance } from "../store/repo/balances.ts";
+import { getLots, insertLot, listSpendableLots, nextLotExpiry, saveLot } from "../store/repo/lots.ts";
+import { insertTransaction } from "../store/repo/transactions.ts";
+import { listExpiredHeld, nextHoldExpiry, saveReservation } from "../store/repo/reservations.ts";
+import { assert, insufficientCredits, TallyError } from "./errors.ts";
+import { isExpired, planBurn } from "./burn-order.ts";
+import { LIMITS } from "./limits.ts";
+import { newId } from "./ids.ts";
+import { COMMERCE_FLAGS, enforceSpendLimits } from "./spend-limits.ts";
+import { maybeStartAutoTopup } from "./auto-topup.ts";
+import { writeOutbox } from "./webhooks.ts";
+
+/** What a ledger operation runs with: the open transaction, the application, and "now". */
+export interface LedgerContext {
+  readonly tx: Sql;
+  readonly appId: string;
+  readonly nowMs: number;
+}
+
+/** Something that happened that outgoing webhooks may announce. */
+export interface LedgerEvent {
+  readonly type: "credits.expired" | "reservation.expired" | "credits.granted" | "credits.deducted";
+  readonly data: Record<string, unknown>;
+}
+
+export interface NewTransaction {
+  /** Made up front when another row must reference the transaction. */
+  id?: string;
+  type: TransactionType;
+  amount: number;
+  allocations?: Allocation[];
+  idempotencyKey?: string | null;
+  reference?: string | null;
+  operation?: string | null;
+  description?: string | null;
+  metadata?: Metadata;
+  reservationId?: string | null;
+  refundOf?: string | null;
+  grantId?: string | null;
+}
+
+export interface NewLot {
+  amount: number;
+  source: LotSource;
+  priority: number;
+  expiresAtMs: number | null;
+  reference: string | null;
+  description: string | null;
+  metadata: Metadata;
+  transactionId: string;
+}
+
+/**
+ * One account's credits in one unit, locked for the length of a database transaction.
+ *
+ * Every change to credits goes through here, so the invariants live here:
+ *  - balance = Σ (remaining + held) over the account's lots = Σ amounts of its transactions;
+ *  - reserved = Σ held = Σ holds of its held reservations;
+ *  - available = balance − reserved ≥ 0, and no lot goes below zero;
+ *  - for each lot, remaining + held + consumed + expired = amount.
+ * Opening it first settles whatever fell due (expired lots and holds), so callers always see
+ * the balance as of `nowMs`, whether or not the sweeper has run.
+ */
+export class UnitLedger {
+  readonly events: LedgerEvent[] = [];
+  private readonly lots = new Map<string, LotRecord>();
+  private readonly dirtyLots = new Set<string>();
+  private spendableLoaded = false;
+  private nextDueDirty = false;
+  /** Credits spent (burned or taken from holds) by this operation: what spend limits count. */
+  private spent = 0;
+  private readonly availableAtOpen: number;
+  private constructor(
+    private readonly ctx: LedgerContext,
+    readonly state: BalanceRecord,
+  ) {
+    this.availableAtOpen = state.balance - state.reserved;
+  }
+
+  /**
+   * `locked`: the balance row, when the caller has just locked it in this transaction (a keyed
+   * operation locks before its key lookup) and changed nothing since: saves a second lock.
+   */
+  static async open(ctx: LedgerContext, accountId: string, unit: string, locked?: BalanceRecord): Promise<UnitLedger> {
+    assert(locked === undefined || (locked.accountId === accountId && locked.unit === unit), "a pre-locked balance is this account's and unit's");
+    const state = locked ?? (await lockBalance(ctx.tx, ctx.appId, accountId, unit, ctx.nowMs));
+    const ledger = new UnitLedger(ctx, state);
+    if (state.nextDueAtMs !== null && state.nextDueAtMs <= ctx.nowMs) await ledger.settle();
+    return ledger;
+  }
+
+  get accountId(): string {
+    return this.state.accountId;
+  }
+  get unit(): string {
+    return this.state.unit;
+  }
+  get available(): number {
+    return this.state.balance - this.state.reserved;
+  }
+
+  /** Expires holds and lots whose time has come, recording what was lost. */
+  private async settle(): Promise<void> {
+    const { tx, appId, nowMs } = this.ctx;
+    const expiredHolds = await listExpiredHeld(tx, appId, this.accountId, this.unit, nowMs);
+    for (const reservation of expiredHolds) {
+      await this.resolveHeld(reservation, "expired", null);
+      await saveReservation(tx, appId, reservation);
+      this.events.push({ type: "reservation.expired", data: { reservationId: reservation.id, accountId: this.accountId, unit: this.unit } });
+    }
+    await this.loadSpendable();
+    for (const lot of this.lots.values()) {
+      if (lot.remaining > 0 && isExpired(lot, nowMs)) await this.expireRemaining(lot);
+    }
+    this.nextDueDirty = true;
+  }
+
+  private async loadSpendable(): Promise<void> {
+    if (this.spendableLoaded) return;
+    const lots = await listSpendableLots(this.ctx.tx, this.ctx.appId, this.accountId, this.unit);
+    if (lots.length > LIMITS.lotsPerOperationMax) {
+      throw new TallyError("VALIDATION_ERROR", `account has more than ${LIMITS.lotsPerOperationMax} live lots in ${this.unit}`);
+    }
+    for (const lot of lots) if (!this.lots.has(lot.id)) this.lots.set(lot.id, lot);
+    this.spendableLoaded = true;
+  }
+
+  private async loadLots(ids: readonly string[]): Promise<void> {
+    const missing = ids.filter((id) => !this.lots.has(id));
+    for (const lot of await getLots(this.ctx.tx, this.ctx.appId, missing)) this.lots.set(lot.id, lot);
+    for (const id of ids) assert(this.lots.has(id), `lot ${id} exists`);
+  }
+
+  private lot(id: string): LotRecord {
+    const lot = this.lots.get(id);
+    assert(lot !== undefined, `lot ${id} loaded`);
+    return lot;
+  }
+
+  private touch(lot: LotRecord): void {
+    assert(lot.remaining >= 0 && lot.held >= 0 && lot.consumed >= 0 && lot.expired >= 0, `lot ${lot.id} has no negative part`);
+    assert(lot.remaining + lot.held + lot.consumed + lot.expired === lot.amount, `lot ${lot.id} parts add up to its amount`);
+    this.dirtyLots.add(lot.id);
+    if (lot.remaining > 0 && lot.expiresAtMs !== null) this.dueAt(lot.expiresAtMs);
+  }
+
+  /** Makes sure the account is settled again no later than `ms`. */
+  private dueAt(ms: number): void {
+    if (this.state.nextDueAtMs === null || ms < this.state.nextDueAtMs) this.state.nextDueAtMs = ms;
+  }
+
+  private async expireRemaining(lot: LotRecord): Promise<void> {
+    const amount = lot.remaining;
+    assert(amount > 0, "expiring a positive amount");
+    lot.remaining = 0;
+    lot.expired += amount;
+    this.touch(lot);
+    this.state.balance -= amount;
+    await this.record({
+      type: "expiry",
+      amount: -amount,
+      grantId: lot.id,
+      allocations: [toAllocation(lot, amount)],
+      description: "Credits expired",
+    });
+    this.events.push({ type: "credits.expired", data: { accountId: this.accountId, unit: this.unit, grantId: lot.id, amount } });
+  }
+
+  /**
+   * Plans a burn of `amount` from available credits without changing anything.
+   * Throws INSUFFICIENT_CREDITS when the account cannot pay.
+   */
+  async plan(amount: number): Promise<Allocation[]> {
+    await this.loadSpendable();
+    const plan = planBurn([...this.lots.values()], amount, this.ctx.nowMs);
+    assert(plan.available === this.available, `available ${this.available} equals the unheld credits of live lots ${plan.available}`);
+    if (plan.shortBy > 0) throw insufficientCredits(plan.available, amount, this.unit);
+    return plan.steps.map((s) => toAllocation(s.lot, s.amount));
+  }
+
+  /**
+   * Burns `amount` of available credits in burn order; returns the receipt. A clawback is not a
+   * spend (`countsAsSpend: false`): it does not count against spend limits.
+   */
+  async burn(amount: number, countsAsSpend = true): Promise<Allocation[]> {
+    const allocations = await this.plan(amount);
+    if (countsAsSpend) this.spent += amount;
+    for (const a of allocations) {
+      const lot = this.lot(a.grantId);
+      lot.remaining -= a.amount;
+      lot.consumed += a.amount;
+      this.touch(lot);
+    }
+    this.state.balance -= amount;
+    return allocations;
+  }
+
+  /** Moves `amount` of available credits into holds for a reservation. */
+  async hold(amount: number): Promise<Hold[]> {
+    const allocations = await this.plan(amount);
+    for (const a of allocations) {
+      const lot = this.lot(a.grantId);
+      lot.remaining -= a.amount;
+      lot.held += a.amount;
+      this.touch(lot);
+    }
+    this.state.reserved += amount;
+    return allocations.map((a) => ({ lotId: a.grantId, amount: a.amount }));
+  }
+
+  /**
+   * Spends up to `amount` from a reservation's holds (in the order they were taken) and returns
+   * the receipt and the holds left over.
+   */
+  async spendHolds(holds: readonly Hold[], amount: number): Promise<{ allocations: Allocation[]; left: Hold[] }> {
+    await this.loadLots(holds.map((h) => h.lotId));
+    const allocations: Allocation[] = [];
+    const left: Hold[] = [];
+    let need = amount;
+    for (const h of holds) {
+      const take = Math.min(need, h.amount);
+      if (take > 0) {
+        const lot = this.lot(h.lotId);
+        lot.held -= take;
+        lot.consumed += take;
+        this.touch(lot);
+        allocations.push(toAllocation(lot, take));
+        need -= take;
+      }
+      if (h.amount > take) left.push({ lotId: h.lotId, amount: h.amount - take });
+    }
+    assert(need === 0, "holds cover the amount spent from them");
+    // The hold that set the due time may be gone: recompute it, or every later read would keep
+    // asking what expires next.
+    this.nextDueDirty = true;
+    const spent = amount;
+    this.spent += spent;
+    this.state.reserved -= spent;
+    this.state.balance -= spent;
+    return { allocations, left };
+  }
+
+  /** Returns held credits to their lots; credits of lots that expired meanwhile expire now. */
+  async release(holds: readonly Hold[]): Promise<void> {
+    await this.loadLots(holds.map((h) => h.lotId));
+    this.nextDueDirty = true;
+    for (const h of holds) {
+      const lot = this.lot(h.lotId);
+      lot.held -= h.amount;
+      lot.remaining += h.amount;
+      this.touch(lot);
+      this.state.reserved -= h.amount;
+      if (isExpired(lot, this.ctx.nowMs)) await this.expireRemaining(lot);
+    }
+  }
+
+  /** Gives credits back to lots that paid for a spend; an expired lot is not revived (returns what it could not take). */
+  async restore(lotId: string, amount: number): Promise<number> {
+    await this.loadLots([lotId]);
+    const lot = this.lot(lotId);
+    if (isExpired(lot, this.ctx.nowMs)) return amount;
+    assert(lot.consumed >= amount, `lot ${lot.id} consumed at least what is restored`);
+    lot.consumed -= amount;
+    lot.remaining += amount;
+    this.touch(lot);
+    this.state.balance += amount;
+    return 0;
+  }
+
+  /** Removes up to `max` unheld credits from one lot (a clawback of that lot); null when it has none left. */
+  async takeFromLot(lotId: string, max: number): Promise<Allocation | null> {
+    await this.loadLots([lotId]);
+    const lot = this.lot(lotId);
+    if (isExpired(lot, this.ctx.nowMs)) return null;
+    const take = Math.min(max, lot.remaining);
+    if (take <= 0) return null;
+    lot.remaining -= take;
+    lot.consumed += take;
+    this.touch(lot);
+    this.state.balance -= take;
+    return toAllocation(lot, take);
+  }
+
+  /** Adds a new lot of credits. */
+  async addLot(input: NewLot): Promise<LotRecord> {
+    assert(input.amount > 0, "a lot holds a positive amount");
+    if (this.state.balance + input.amount > LIMITS.balanceMax) {
+      throw new TallyError("VALIDATION_ERROR", `balance would exceed ${LIMITS.balanceMax}`, {
+        issues: [{ path: "/amount", message: "balance would exceed the largest safe integer" }],
+      });
+    }
+    const lot: LotRecord = {
+      id: newId("grant", this.ctx.nowMs),
+      accountId: this.accountId,
+      unit: this.unit,
+      amount: input.amount,
+      remaining: input.amount,
+      held: 0,
+      consumed: 0,
+      expired: 0,
+      priority: input.priority,
+      expiresAtMs: input.expiresAtMs,
+      source: input.source,
+      reference: input.reference,
+      description: input.description,
+      metadata: input.metadata,
+      transactionId: input.transactionId,
+      createdAtMs: this.ctx.nowMs,
+    };
+    await insertLot(this.ctx.tx, this.ctx.appId, lot);
+    this.lots.set(lot.id, lot);
+    this.state.balance += input.amount;
+    if (lot.expiresAtMs !== null) this.dueAt(lot.expiresAtMs);
+    return lot;
+  }
+
+  /** Resolves a held reservation: spends nothing, releases every hold. */
+  async resolveHeld(reservation: ReservationRecord, status: "canceled" | "expired", resolutionKey: string | null): Promise<void> {
+    assert(reservation.status === "held", "only a held reservation is resolved");
+    await this.release(reservation.holds);
+    reservation.holds = [];
+    reservation.status = status;
+    reservation.resolvedAtMs = this.ctx.nowMs;
+    reservation.resolution = status === "canceled" ? "cancel" : "expire";
+    reservation.resolutionKey = resolutionKey;
+  }
+
+  noteHoldExpiry(expiresAtMs: number): void {
+    this.dueAt(expiresAtMs);
+  }
+
+  /** Appends a transaction; its `balanceAfter` is the balance as it stands now. */
+  async record(input: NewTransaction): Promise<TransactionRecord> {
+    const txn: TransactionRecord = {
+      id: input.id ?? newId("transaction", this.ctx.nowMs),
+      accountId: this.accountId,
+      unit: this.unit,
+      type: input.type,
+      amount: input.amount,
+      balanceAfter: this.state.balance,
+      idempotencyKey: input.idempotencyKey ?? null,
+      reference: input.reference ?? null,
+      operation: input.operation ?? null,
+      description: input.description ?? null,
+      metadata: input.metadata ?? {},
+      reservationId: input.reservationId ?? null,
+      refundOf: input.refundOf ?? null,
+      grantId: input.grantId ?? null,
+      allocations: input.allocations ?? [],
+      createdAtMs: this.ctx.nowMs,
+    };
+    await insertTransaction(this.ctx.tx, this.ctx.appId, txn);
+    const announced = txn.type === "grant" || txn.type === "credit" ? "credits.granted" : SPEND_TYPES.has(txn.type) ? "credits.deducted" : null;
+    if (announced !== null) {
+      this.events.push({
+        type: announced,
+        data: { transactionId: txn.id, accountId: txn.accountId, unit: txn.unit, type: txn.type, amount: txn.amount, balanceAfter: txn.balanceAfter, operation: txn.operation },
+      });
+    }
+    return txn;
+  }
+
+  /** Writes every change back. Call once, last. */
+  async finish(): Promise<BalanceRecord> {
+    const { tx, appId, nowMs } = this.ctx;
+    for (const id of this.dirtyLots) await saveLot(tx, appId, this.lot(id));
+    if (this.nextDueDirty) {
+      const lotDue = await nextLotExpiry(tx, appId, this.accountId, this.unit);
+      const holdDue = await nextHoldExpiry(tx, appId, this.accountId, this.unit);
+      const candidates = [lotDue, holdDue].filter((t): t is number => t !== null);
+      this.state.nextDueAtMs = candidates.length === 0 ? null : Math.min(...candidates);
+    }
+    assert(this.state.balance >= 0, `balance ${this.state.balance} ≥ 0`);
+    assert(this.state.reserved >= 0, `reserved ${this.state.reserved} ≥ 0`);
+    assert(this.available >= 0, `available ${this.available} ≥ 0`);
+    assert(Number.isSafeInteger(this.state.balance), "balance is a safe integer");
+    // Accounts with neither a spend limit nor auto top-up skip both checks without a query.
+    const flags = this.state.commerceFlags ?? 0;
+    if (this.spent > 0 && (flags & COMMERCE_FLAGS.spendLimit) !== 0) await enforceSpendLimits(this.ctx, this.accountId, this.unit, this.spent);
+    if (this.spent > 0 && (flags & COMMERCE_FLAGS.autoTopup) !== 0) await maybeStartAutoTopup(this.ctx, this.accountId, this.unit, this.available);
+    await writeOutbox(this.ctx, this.events, { accountId: this.accountId, unit: this.unit, availableBefore: this.availableAtOpen, availableAfter: this.available });
+    await saveBalance(tx, appId, this.state, nowMs);
+    return this.state;
+  }
+}
+
+const SPEND_TYPES: ReadonlySet<TransactionType> = new Set<TransactionType>(["deduct", "debit", "reservation_capture", "reservation_confirm"]);
+
+export function toAllocation(lot: LotRecord, amount: number): Allocation {
+  return { grantId: lot.id, amount, source: lot.source, expiresAtMs: lot.expiresAtMs };
+}

@@ -1,0 +1,154 @@
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from "fastify";
+import secureJson from "secure-json-parse";
+import type { Database } from "../store/sql.ts";
+import type { Clock } from "../domain/clock.ts";
+import type { Scope } from "../domain/context.ts";
+import { TallyError } from "../domain/errors.ts";
+import { newId } from "../domain/ids.ts";
+import { LIMITS } from "../domain/limits.ts";
+import { Authenticator } from "../auth/authenticate.ts";
+import { loadSecurityConfig, type SecurityConfig } from "../auth/config.ts";
+import { SecretSealer } from "../auth/sealing.ts";
+import { createRateLimiter } from "../auth/rate-limit.ts";
+import { installAuthHooks } from "./auth-hooks.ts";
+import { installCors } from "./cors.ts";
+import { installSecurityHeaders } from "./security-headers.ts";
+import { REDACTED_LOG_PATHS } from "./log-redaction.ts";
+import { envelope, sendError } from "./errors.ts";
+import { IdempotencyLayer } from "./idempotency.ts";
+import { Router } from "./router.ts";
+import { lazyChildLoggerFactory } from "./lazy-logger.ts";
+import { validatorCompiler } from "./validation.ts";
+import { Metrics } from "./metrics.ts";
+import { registerRoutes } from "./routes/index.ts";
+import { buildOpenApi } from "./openapi.ts";
+import { registerDocs } from "./docs.ts";
+import { registerDashboard } from "./dashboard.ts";
+import { createPaymentProvider } from "../payments/index.ts";
+import { paymentsConfigFromEnv, type PaymentsConfig } from "../payments/provider.ts";
+
+export interface AppOptions {
+  db: Database;
+  clock: Clock;
+  adminToken: string | undefined;
+  logLevel?: string;
+  metrics?: Metrics;
+  /** Master key, rate limits, CORS origins; read from the environment when absent. */
+  security?: SecurityConfig;
+  /** Where log lines go (default stdout); tests read them from here. */
+  logStream?: { write(line: string): void };
+  /** Payment provider settings; read from the environment when absent. */
+  payments?: PaymentsConfig;
+}
+
+export interface BuiltApp {
+  app: FastifyInstance;
+  router: Router;
+  authenticator: Authenticator;
+  metrics: Metrics;
+}
+
+const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+const HEADER_BYTES_MAX = 16 * 1024;
+
+/** Builds the HTTP application (not listening). */
+export async function buildApp(options: AppOptions): Promise<BuiltApp> {
+  const app = Fastify({
+    bodyLimit: LIMITS.bodyBytesMax,
+    routerOptions: { maxParamLength: 300 },
+    genReqId: () => newId("request"),
+    // Our own one-line access log (onResponse) replaces Fastify's two lines per request.
+    logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLoggerFactory,
+    return503OnClosing: true,
+    // Headers beyond 16 KiB are refused by Node itself (431) before any of our code runs.
+    http: { maxHeaderSize: HEADER_BYTES_MAX },
+    // Errors the router raises before any hook (a malformed URL, a path parameter over
+    // maxParamLength) get the contract's envelope too, not Fastify's own body.
+    frameworkErrors: (error, request, reply) => {
+      reply.header("x-request-id", request.id);
+      sendError(reply, request, error);
+    },
+    logger: {
+      level: options.logLevel ?? "info",
+      // Credentials never reach the log, whatever object they travel in (see docs/security.md).
+      redact: { paths: REDACTED_LOG_PATHS, censor: "[redacted]" },
+      ...(options.logStream !== undefined ? { stream: options.logStream } : {}),
+    },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  // JSON only. The raw text is kept: idempotency fingerprints and webhook signatures need it.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(["application/json"], { parseAs: "string", bodyLimit: LIMITS.bodyBytesMax }, (request, body, done) => {
+    const text = body as string;
+    request.rawBody = text;
+    if (text.length === 0) return done(null, {});
+    try {
+      done(null, secureJson.parse(text, undefined, { protoAction: "error", constructorAction: "error" }));
+    } catch {
+      done(new TallyError("INVALID_JSON", "Request body is not valid JSON"), undefined);
+    }
+  });
+
+  const metrics = options.metrics ?? new Metrics();
+  const security = options.security ?? loadSecurityConfig(process.env);
+  const sealer = new SecretSealer(security);
+  const authenticator = new Authenticator(options.db, options.clock, { adminToken: options.adminToken }, sealer);
+  await authenticator.load();
+  const idempotency = new IdempotencyLayer(options.db, options.clock);
+  const scopeFor = (appId: string): Scope => ({
+    db: options.db,
+    clock: options.clock,
+    appId,
+  });
+
+  installSecurityHeaders(app);
+  installCors(app, security.corsOrigins);
+  installAuthHooks(app, { authenticator, rateLimiter: createRateLimiter(options.db, security), scopeFor });
+
+  app.addHook("preHandler", async (request, reply) => {
+    if (!MUTATING.has(request.method) || request.routeOptions.config?.idempotent === false) return;
+    if (request.routeOptions.config?.auth === "public") return;
+    const appId = request.scope?.appId ?? "_admin";
+    const answered = await idempotency.begin(request, reply, appId);
+    if (answered) return reply;
+  });
+
+  app.addHook("onSend", async (request, reply, payload) => {
+    if (request.idempotency !== undefined && !request.idempotency.replayed) {
+      await idempotency.finish(request, reply.statusCode, typeof payload === "string" ? payload : String(payload ?? ""));
+    }
+    return payload;
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    const seconds = reply.elapsedTime / 1000;
+    metrics.observeRequest(request.method, route, reply.statusCode, seconds);
+    request.log.info(
+      { reqId: request.id, method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
+      "request",
+    );
+  });
+
+  app.setErrorHandler(async (error, request, reply) => sendError(reply, request, error));
+  app.setNotFoundHandler(async (request: FastifyRequest, reply) => {
+    reply.code(404).type("application/json; charset=utf-8").send(envelope("NOT_FOUND", `No route ${request.method} ${request.url.split("?")[0]}`, request.id));
+  });
+
+  // Body-less POSTs (cancel, confirm with defaults) validate as an empty object.
+  app.addHook("preValidation", async (request) => {
+    if (MUTATING.has(request.method) && request.body === undefined && request.routeOptions.schema?.body !== undefined) request.body = {};
+  });
+
+  const router = new Router(app);
+  registerRoutes(router, { db: options.db, clock: options.clock, metrics, sealer, payments: createPaymentProvider(options.payments ?? paymentsConfigFromEnv(process.env)) });
+  const openapi = buildOpenApi(router.routes);
+  app.get("/openapi.json", { config: { auth: "public" } }, async () => openapi);
+  await registerDocs(app, openapi);
+  await registerDashboard(app);
+  return { app, router, authenticator, metrics };
+}

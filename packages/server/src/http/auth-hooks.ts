@@ -1,0 +1,113 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { Scope } from "../domain/context.ts";
+import { TallyError } from "../domain/errors.ts";
+import { type Authenticator, unauthenticated } from "../auth/authenticate.ts";
+import { hasScope, type Principal } from "../auth/principal.ts";
+import { isHmacAuthorization } from "../auth/hmac.ts";
+import type { RateLimiter } from "../auth/rate-limit.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set when a `Tally-HMAC` signature waits for the body before it can be checked. */
+    hmacPending?: boolean;
+  }
+}
+
+export interface AuthHookDeps {
+  authenticator: Authenticator;
+  rateLimiter: RateLimiter;
+  scopeFor: (appId: string) => Scope;
+}
+
+function tallyAppHeader(request: FastifyRequest): string | undefined {
+  const value = request.headers["tally-app"];
+  return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * Enforces each route's auth decision (`public | admin | app | me` + scope; see `Router`).
+ *
+ * Bearer credentials are checked in `onRequest`, before the body is read, so a caller without
+ * a valid key cannot make the server parse a megabyte. A `Tally-HMAC` signature covers the body,
+ * so it is checked in `preValidation`, once the raw body has been read but before anything acts
+ * on it. Both paths then apply the same rate limit and authorization.
+ */
+export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void {
+  const { authenticator, rateLimiter, scopeFor } = deps;
+
+  async function admit(request: FastifyRequest, principal: Principal): Promise<void> {
+    request.principal = principal;
+    await limit(principal);
+    authorize(request, principal);
+    if (principal.kind === "admin" && request.scope !== undefined && !(await authenticator.appExists(request.scope.appId))) {
+      throw unauthenticated("Unknown application");
+    }
+  }
+
+  async function limit(principal: Principal): Promise<void> {
+    // The operator's admin token is not limited: it is one credential, held by the operator.
+    const bucket = principal.kind === "key" ? `key:${principal.keyId}` : principal.kind === "endUser" ? `user:${principal.appId}:${principal.subject}` : undefined;
+    if (bucket === undefined) return;
+    const taken = rateLimiter.take(bucket);
+    const wait = typeof taken === "number" ? taken : await taken;
+    if (wait > 0) throw new TallyError("RATE_LIMITED", `Too many requests for this key; retry in ${wait} s`, { retryAfterSeconds: wait }, { "retry-after": String(wait) });
+  }
+
+  function authorize(request: FastifyRequest, principal: Principal): void {
+    const config = request.routeOptions.config;
+    const auth = config?.auth;
+    if (auth === "admin") {
+      if (principal.kind !== "admin") throw new TallyError("FORBIDDEN", "This route needs the admin token");
+      return;
+    }
+    if (auth === "me") {
+      if (principal.kind !== "endUser") throw new TallyError("FORBIDDEN", "Routes under /v1/me take an end-user token");
+      if (request.method !== "GET") throw new TallyError("FORBIDDEN", "End-user tokens are read-only");
+      request.scope = scopeFor(principal.appId);
+      return;
+    }
+    // auth === "app"
+    if (principal.kind === "endUser") throw new TallyError("FORBIDDEN", "End-user tokens may only read /v1/me");
+    if (principal.kind === "admin") {
+      const appId = tallyAppHeader(request);
+      if (appId === undefined) throw new TallyError("FORBIDDEN", "The admin token acts on an application named in the `tally-app` header");
+      request.scope = scopeFor(appId);
+      return;
+    }
+    const needed = config?.scope ?? (request.method === "GET" ? "read" : "write");
+    if (!hasScope(principal.scopes, needed)) throw new TallyError("FORBIDDEN", `This key lacks the ${needed} scope`);
+    request.scope = scopeFor(principal.appId);
+  }
+
+  // Fail closed at start-up: an API route registered around the Router (so without an auth
+  // decision) would otherwise be public.
+  app.addHook("onRoute", (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!route.url.startsWith("/v1/") || methods.every((m) => m === "OPTIONS" || m === "HEAD")) return;
+    const auth = (route.config as { auth?: unknown } | undefined)?.auth;
+    if (auth === undefined) throw new Error(`${methods.join(",")} ${route.url} has no auth decision: register it with Router.add, or give it config.auth`);
+  });
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+    const auth = request.routeOptions.config?.auth;
+    if (auth === undefined || auth === "public") return;
+    const header = request.headers.authorization;
+    if (isHmacAuthorization(header)) {
+      request.hmacPending = true;
+      return;
+    }
+    await admit(request, await authenticator.authenticate(header, tallyAppHeader(request)));
+  });
+
+  app.addHook("preValidation", async (request) => {
+    if (request.hmacPending !== true) return;
+    const principal = await authenticator.authenticateHmac(request.headers.authorization!, {
+      method: request.method,
+      pathWithQuery: request.url,
+      body: request.rawBody ?? "",
+    });
+    request.hmacPending = false;
+    await admit(request, principal);
+  });
+}

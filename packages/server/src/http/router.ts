@@ -1,0 +1,128 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Static, TSchema } from "typebox";
+import type { KeyScope } from "../store/records.ts";
+import type { Principal, RouteAuth } from "../auth/principal.ts";
+import type { Scope } from "../domain/context.ts";
+
+type In<S> = S extends TSchema ? Static<S> : undefined;
+
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export interface RouteSpec<B, Q, P> {
+  method: Method;
+  url: string;
+  auth: RouteAuth;
+  /** Scope a key needs; defaults to `read` for GET and `write` otherwise. */
+  scope?: KeyScope;
+  summary: string;
+  tag: string;
+  body?: B;
+  query?: Q;
+  params?: P;
+  /** Status → response schema. The first is the success status. */
+  responses: Record<number, TSchema>;
+  /** Never retried by clients and never replayed: e.g. the Stripe webhook. */
+  idempotent?: false;
+  /** The handler reads the raw body itself (webhooks). */
+  rawBody?: boolean;
+}
+
+export interface HandlerContext<B, Q, P> {
+  body: In<B>;
+  query: In<Q>;
+  params: In<P>;
+  principal: Principal;
+  /** The application the request acts on (absent for admin-only and public routes). */
+  scope: Scope;
+  request: FastifyRequest;
+  reply: FastifyReply;
+  /** The Idempotency-Key header, when given. */
+  idempotencyKey: string | undefined;
+  status(code: number): void;
+}
+
+export interface RouteRecord {
+  method: Method;
+  url: string;
+  auth: RouteAuth;
+  scope: KeyScope;
+  summary: string;
+  tag: string;
+  body?: TSchema;
+  query?: TSchema;
+  params?: TSchema;
+  responses: Record<number, TSchema>;
+}
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
+    scope?: KeyScope;
+    rawBody?: boolean;
+    idempotent?: boolean;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+    scope?: Scope;
+    rawBody?: string;
+  }
+}
+
+/**
+ * Registers routes on Fastify and remembers them: the route table feeds the OpenAPI document
+ * and the authorization-matrix test, so a route cannot exist without an auth decision.
+ */
+export class Router {
+  readonly routes: RouteRecord[] = [];
+
+  constructor(private readonly app: FastifyInstance) {}
+
+  add<B extends TSchema | undefined = undefined, Q extends TSchema | undefined = undefined, P extends TSchema | undefined = undefined>(
+    spec: RouteSpec<B, Q, P>,
+    handler: (ctx: HandlerContext<B, Q, P>) => Promise<unknown>,
+  ): void {
+    const scope = spec.scope ?? (spec.method === "GET" ? "read" : "write");
+    const successStatus = Number(Object.keys(spec.responses)[0] ?? 200);
+    this.routes.push({
+      method: spec.method,
+      url: spec.url,
+      auth: spec.auth,
+      scope,
+      summary: spec.summary,
+      tag: spec.tag,
+      ...(spec.body ? { body: spec.body } : {}),
+      ...(spec.query ? { query: spec.query } : {}),
+      ...(spec.params ? { params: spec.params } : {}),
+      responses: spec.responses,
+    });
+    const schema: Record<string, unknown> = {};
+    if (spec.body) schema["body"] = spec.body;
+    if (spec.query) schema["querystring"] = spec.query;
+    if (spec.params) schema["params"] = spec.params;
+    this.app.route({
+      method: spec.method,
+      url: spec.url.replace(/\{(\w+)\}/g, ":$1"),
+      schema,
+      config: { auth: spec.auth, scope, rawBody: spec.rawBody === true, idempotent: spec.idempotent !== false },
+      handler: async (request, reply) => {
+        let status = successStatus;
+        const header = request.headers["idempotency-key"];
+        const result = await handler({
+          body: request.body as In<B>,
+          query: request.query as In<Q>,
+          params: request.params as In<P>,
+          principal: request.principal!,
+          scope: request.scope!,
+          request,
+          reply,
+          idempotencyKey: typeof header === "string" ? header : undefined,
+          status: (code) => {
+            status = code;
+          },
+        });
+        reply.code(status);
+        return result;
+      },
+    });
+  }
+}

@@ -1,0 +1,103 @@
+import { Type } from "typebox";
+import type { Router } from "../router.ts";
+import type { RouteDeps } from "./deps.ts";
+import { strictObject, ShortString, IdParams } from "../schemas/common.ts";
+import { ApiKey, App, EndUserAuth, KeyScope } from "../schemas/models.ts";
+import { present } from "../present.ts";
+import * as apps from "../../domain/apps.ts";
+import { listApps } from "../../store/repo/apps.ts";
+
+export function appRoutes(r: Router, deps: RouteDeps): void {
+  const { db, clock } = deps;
+
+  r.add(
+    {
+      method: "POST",
+      url: "/v1/apps",
+      auth: "admin",
+      tag: "Applications",
+      summary: "Create an application and its first secret key",
+      body: strictObject({ name: ShortString }),
+      responses: { 201: Type.Object({ app: App, secretKey: Type.String() }) },
+    },
+    async ({ body }) => {
+      const { app, secretKey } = await apps.createApp(db, clock, body.name);
+      return { app: present.app(app), secretKey };
+    },
+  );
+
+  r.add(
+    {
+      method: "GET",
+      url: "/v1/apps",
+      auth: "admin",
+      tag: "Applications",
+      summary: "List applications, oldest first (at most 1,000)",
+      responses: { 200: Type.Object({ items: Type.Array(App) }) },
+    },
+    async () => ({ items: (await db.read((q) => listApps(q, 1000))).map(present.app) }),
+  );
+
+  r.add(
+    { method: "GET", url: "/v1/app", auth: "app", tag: "Applications", summary: "The calling application", responses: { 200: App } },
+    async ({ scope }) => present.app(await apps.getAppRecord(db, scope.appId)),
+  );
+
+  r.add(
+    {
+      method: "PATCH",
+      url: "/v1/app",
+      auth: "app",
+      scope: "admin",
+      tag: "Applications",
+      summary: "Rename the application or configure end-user tokens",
+      body: strictObject({ name: Type.Optional(ShortString), endUserAuth: Type.Optional(Type.Union([EndUserAuth, Type.Null()])) }),
+      responses: { 200: App },
+    },
+    async ({ scope, body }) => present.app(await apps.updateApp(db, clock, scope.appId, body, deps.sealer)),
+  );
+
+  r.add(
+    {
+      method: "POST",
+      url: "/v1/api-keys",
+      auth: "app",
+      scope: "admin",
+      tag: "API keys",
+      summary: "Create a key (the secret is shown only in this response)",
+      body: strictObject({
+        name: ShortString,
+        type: Type.Optional(Type.Union([Type.Literal("secret"), Type.Literal("hmac")])),
+        scopes: Type.Optional(Type.Array(KeyScope, { minItems: 1, maxItems: 3 })),
+      }),
+      responses: {
+        201: Type.Object({ apiKey: ApiKey, key: Type.Optional(Type.String()), keyId: Type.Optional(Type.String()), secret: Type.Optional(Type.String()) }),
+      },
+    },
+    async ({ scope, body }) => {
+      const created = await apps.createApiKey(db, clock, scope.appId, { name: body.name, type: body.type ?? "secret", scopes: body.scopes }, deps.sealer);
+      if (created.apiKey.type === "hmac") return { apiKey: present.apiKey(created.apiKey), keyId: created.apiKey.id, secret: created.key };
+      return { apiKey: present.apiKey(created.apiKey), key: created.key };
+    },
+  );
+
+  r.add(
+    { method: "GET", url: "/v1/api-keys", auth: "app", scope: "admin", tag: "API keys", summary: "List keys (never their secrets)", responses: { 200: Type.Object({ items: Type.Array(ApiKey), nextCursor: Type.Null(), hasMore: Type.Boolean() }) } },
+    // An application has few keys: one page holds them all, in the shape of every other list.
+    async ({ scope }) => ({ items: (await apps.listApiKeys(db, scope.appId)).map(present.apiKey), nextCursor: null, hasMore: false }),
+  );
+
+  r.add(
+    {
+      method: "DELETE",
+      url: "/v1/api-keys/{id}",
+      auth: "app",
+      scope: "admin",
+      tag: "API keys",
+      summary: "Revoke a key, effective on the next request",
+      params: IdParams("id"),
+      responses: { 200: ApiKey },
+    },
+    async ({ scope, params }) => present.apiKey(await apps.revokeApiKey(db, clock, scope.appId, params.id)),
+  );
+}

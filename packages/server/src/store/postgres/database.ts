@@ -1,0 +1,243 @@
+import pg from "pg";
+import { createHash } from "node:crypto";
+import type { Database, Dialect, Sql, SqlValue, TransactionOptions } from "../sql.ts";
+
+const POSTGRES_DIALECT: Dialect = { name: "postgres", forUpdate: " FOR UPDATE" };
+
+// BIGINT (int8) and NUMERIC sums come back as strings by default. Every amount Tally stores is
+// bounded by 2^53-1 before it is written, so a JS number is exact; assert it anyway.
+pg.types.setTypeParser(20, (value: string) => {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`int8 value ${value} is outside the safe integer range`);
+  return n;
+});
+pg.types.setTypeParser(1700, (value: string) => {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`numeric value ${value} is outside the safe integer range`);
+  return n;
+});
+
+export interface PostgresOptions {
+  readonly connectionString: string;
+  readonly poolSize?: number;
+  /** How long to wait for a connection before answering 503. */
+  readonly connectTimeoutMs?: number;
+  /** Upper bound for any one statement. */
+  readonly statementTimeoutMs?: number;
+  /** Upper bound on transactions that share one commit. */
+  readonly batchTransactionsMax?: number;
+}
+
+/** `?` placeholders → `$1, $2, …`, computed once per distinct statement. */
+const translated = new Map<string, { text: string; name: string }>();
+function translate(sql: string): { text: string; name: string } {
+  let entry = translated.get(sql);
+  if (entry === undefined) {
+    let i = 0;
+    const text = sql.replace(/\?/g, () => `$${++i}`);
+    // A named statement is prepared once per connection and reused: the hot path skips parsing.
+    const name = "t_" + createHash("sha1").update(text).digest("hex").slice(0, 20);
+    entry = { text, name };
+    translated.set(sql, entry);
+  }
+  return entry;
+}
+
+function executor(client: pg.PoolClient | pg.Pool): Sql {
+  const query = async (sql: string, params?: readonly SqlValue[]) => {
+    const { text, name } = translate(sql);
+    return client.query({ text, name, values: params === undefined ? [] : [...params] });
+  };
+  return {
+    dialect: POSTGRES_DIALECT,
+    all: async <T extends object>(sql: string, params?: readonly SqlValue[]) => (await query(sql, params)).rows as T[],
+    get: async <T extends object>(sql: string, params?: readonly SqlValue[]) =>
+      (await query(sql, params)).rows[0] as T | undefined,
+    run: async (sql: string, params?: readonly SqlValue[]) => ({ changes: (await query(sql, params)).rowCount ?? 0 }),
+  };
+}
+
+/** The connection itself failed (reset, closed, or silent past the query timeout), not the statement. */
+function connectionLost(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  if (e === null || typeof e !== "object") return false;
+  if (typeof e.code === "string" && ["ECONNRESET", "EPIPE", "ETIMEDOUT", "57P01", "57P02", "57P03"].includes(e.code)) return true;
+  return typeof e.message === "string" && /Connection terminated|Query read timeout|not queryable/i.test(e.message);
+}
+
+const RETRYABLE_CODES = new Set(["40001", "40P01"]); // serialization failure, deadlock
+const ITEM_ATTEMPTS_MAX = 5;
+
+interface QueuedTransaction {
+  run: (tx: Sql) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * PostgreSQL through a `pg` pool. Transactions run at READ COMMITTED; ledger code takes the
+ * account's balance row with `SELECT … FOR UPDATE` before changing it, so any number of server
+ * processes sharing the database serialise on the same row lock.
+ *
+ * Group commit: transactions are queued, and each free connection takes everything queued (up to
+ * `batchTransactionsMax`) into ONE database transaction with a savepoint per request. Requests
+ * that arrive together share one commit (one WAL flush), each still succeeds or fails on its own,
+ * and a batch takes each account's row lock once. An idle server runs batches of one. A request
+ * that loses a deadlock is rolled back to its savepoint (releasing its locks) and run again.
+ */
+export class PostgresDatabase implements Database {
+  readonly dialect = POSTGRES_DIALECT;
+  readonly pool: pg.Pool;
+  private readonly poolExecutor: Sql;
+  private readonly queue: QueuedTransaction[] = [];
+  private runners = 0;
+  private readonly runnersMax: number;
+  private readonly batchTransactionsMax: number;
+
+  constructor(options: PostgresOptions) {
+    const poolSize = options.poolSize ?? 16;
+    const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+    this.pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: poolSize,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      statement_timeout: statementTimeoutMs,
+      // statement_timeout is enforced by the server; when the server or the network goes silent
+      // (a partition drops packets, no reset arrives) only a client-side bound stops a request
+      // from hanging. It is a little longer, so a slow statement still ends with the server's error.
+      query_timeout: statementTimeoutMs + 2000,
+      keepAlive: true,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client losing its connection (database restart) must not crash the process.
+    this.pool.on("error", () => {});
+    // Nor a checked-out one: the pool stops listening for a client's errors while it is lent
+    // out, and a connection that dies between two of its queries would otherwise be an
+    // unhandled 'error' event that kills the process. Its next query fails (→ 503) instead.
+    this.pool.on("connect", (client) => client.on("error", () => {}));
+    this.poolExecutor = executor(this.pool);
+    // Leave connections for reads and migrations.
+    this.runnersMax = Math.max(1, poolSize - 2);
+    this.batchTransactionsMax = options.batchTransactionsMax ?? 64;
+  }
+
+  transaction<T>(fn: (tx: Sql) => Promise<T>, _options?: TransactionOptions): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run: fn, resolve: resolve as (v: unknown) => void, reject });
+      if (this.runners < this.runnersMax) {
+        this.runners++;
+        void this.runBatches();
+      }
+    });
+  }
+
+  private async runBatches(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.batchTransactionsMax);
+        await this.runBatch(batch);
+      }
+    } finally {
+      this.runners--;
+    }
+  }
+
+  private async runBatch(batch: QueuedTransaction[]): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    const tx = executor(client);
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    let broken = false;
+    try {
+      await client.query("BEGIN");
+      for (const item of batch) {
+        for (let attempt = 1; ; attempt++) {
+          await client.query("SAVEPOINT tx");
+          try {
+            const value = await item.run(tx);
+            await client.query("RELEASE SAVEPOINT tx");
+            outcomes.push({ ok: true, value });
+            break;
+          } catch (error) {
+            // A dead or silent connection cannot roll back either: fail the batch at once.
+            if (connectionLost(error)) throw error;
+            await client.query("ROLLBACK TO SAVEPOINT tx");
+            await client.query("RELEASE SAVEPOINT tx");
+            const code = (error as { code?: string }).code;
+            if (code !== undefined && RETRYABLE_CODES.has(code) && attempt < ITEM_ATTEMPTS_MAX) continue;
+            outcomes.push({ ok: false, error });
+            break;
+          }
+        }
+      }
+      await client.query("COMMIT");
+    } catch (error) {
+      // The connection or the commit failed: nothing in this batch is known to be durable.
+      // Destroying the connection rolls the transaction back on the server; an explicit ROLLBACK
+      // on a silent connection would only wait out another query timeout.
+      broken = true;
+      client.release(true);
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    client.release(broken);
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(outcome.error);
+    });
+  }
+
+  async read<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
+    return fn(this.poolExecutor);
+  }
+
+  /**
+   * Runs `fn` in one transaction on a dedicated connection while holding a session advisory
+   * lock (migrations: concurrent starts of several processes apply them one at a time).
+   */
+  async exclusive<T>(lockId: number, fn: (tx: Sql) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("SELECT pg_advisory_lock($1)", [lockId]);
+      try {
+        await client.query("BEGIN");
+        const result = await fn(executor(client));
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [lockId]).catch(() => undefined);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.pool.query(sql);
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.pool.query("SELECT 1");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private closing: Promise<void> | undefined;
+
+  /** Idempotent, like the SQLite database's: a second close (e.g. shutdown racing a test) is a no-op. */
+  close(): Promise<void> {
+    return (this.closing ??= this.pool.end());
+  }
+}

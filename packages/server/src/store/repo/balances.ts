@@ -1,0 +1,71 @@
+import type { Sql } from "../sql.ts";
+import type { BalanceRecord } from "../records.ts";
+
+interface BalanceRow {
+  account_id: string;
+  unit: string;
+  balance: number;
+  reserved: number;
+  next_due_at: number | null;
+  commerce_flags?: number;
+}
+
+const toBalance = (r: BalanceRow): BalanceRecord => ({
+  accountId: r.account_id,
+  unit: r.unit,
+  balance: Number(r.balance),
+  reserved: Number(r.reserved),
+  nextDueAtMs: r.next_due_at === null ? null : Number(r.next_due_at),
+  commerceFlags: Number(r.commerce_flags ?? 0),
+});
+
+/**
+ * Takes the account-and-unit balance row for update, creating it at zero if absent. This row is
+ * the lock every change to the account's credits in that unit serialises on, on every server
+ * process.
+ */
+export async function lockBalance(tx: Sql, appId: string, accountId: string, unit: string, nowMs: number): Promise<BalanceRecord> {
+  const select = `SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?${tx.dialect.forUpdate}`;
+  let row = await tx.get<BalanceRow>(select, [appId, accountId, unit]);
+  if (row === undefined) {
+    await tx.run(
+      "INSERT INTO balances (app_id, account_id, unit, balance, reserved, next_due_at, updated_at) VALUES (?, ?, ?, 0, 0, NULL, ?) ON CONFLICT DO NOTHING",
+      [appId, accountId, unit, nowMs],
+    );
+    row = await tx.get<BalanceRow>(select, [appId, accountId, unit]);
+  }
+  if (row === undefined) throw new Error("balance row vanished after insert");
+  return toBalance(row);
+}
+
+export async function getBalance(q: Sql, appId: string, accountId: string, unit: string): Promise<BalanceRecord | undefined> {
+  const row = await q.get<BalanceRow>(
+    "SELECT account_id, unit, balance, reserved, next_due_at FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?",
+    [appId, accountId, unit],
+  );
+  return row === undefined ? undefined : toBalance(row);
+}
+
+export async function listBalances(q: Sql, appId: string, accountId: string): Promise<BalanceRecord[]> {
+  const rows = await q.all<BalanceRow>(
+    "SELECT account_id, unit, balance, reserved, next_due_at FROM balances WHERE app_id = ? AND account_id = ? ORDER BY unit",
+    [appId, accountId],
+  );
+  return rows.map(toBalance);
+}
+
+export async function saveBalance(tx: Sql, appId: string, b: BalanceRecord, nowMs: number): Promise<void> {
+  await tx.run(
+    "UPDATE balances SET balance = ?, reserved = ?, next_due_at = ?, updated_at = ? WHERE app_id = ? AND account_id = ? AND unit = ?",
+    [b.balance, b.reserved, b.nextDueAtMs, nowMs, appId, b.accountId, b.unit],
+  );
+}
+
+/** Balances with something due (a lot or hold expiring) at or before `nowMs`; for the sweeper. */
+export async function listDueBalances(q: Sql, nowMs: number, limit: number): Promise<Array<{ appId: string; accountId: string; unit: string }>> {
+  const rows = await q.all<{ app_id: string; account_id: string; unit: string }>(
+    "SELECT app_id, account_id, unit FROM balances WHERE next_due_at IS NOT NULL AND next_due_at <= ? ORDER BY next_due_at LIMIT ?",
+    [nowMs, limit],
+  );
+  return rows.map((r) => ({ appId: r.app_id, accountId: r.account_id, unit: r.unit }));
+}

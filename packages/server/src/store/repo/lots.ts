@@ -1,0 +1,149 @@
+import type { Sql } from "../sql.ts";
+import type { LotRecord, LotSource, Metadata } from "../records.ts";
+import { parseJson } from "./json.ts";
+
+interface LotRow {
+  lot_id: string;
+  account_id: string;
+  unit: string;
+  amount: number;
+  remaining: number;
+  held: number;
+  consumed: number;
+  expired: number;
+  priority: number;
+  expires_at: number | null;
+  source: LotSource;
+  reference: string | null;
+  description: string | null;
+  metadata: string;
+  transaction_id: string;
+  created_at: number;
+}
+
+const COLUMNS =
+  "lot_id, account_id, unit, amount, remaining, held, consumed, expired, priority, expires_at, source, reference, description, metadata, transaction_id, created_at";
+
+const toLot = (r: LotRow): LotRecord => ({
+  id: r.lot_id,
+  accountId: r.account_id,
+  unit: r.unit,
+  amount: Number(r.amount),
+  remaining: Number(r.remaining),
+  held: Number(r.held),
+  consumed: Number(r.consumed),
+  expired: Number(r.expired),
+  priority: Number(r.priority),
+  expiresAtMs: r.expires_at === null ? null : Number(r.expires_at),
+  source: r.source,
+  reference: r.reference,
+  description: r.description,
+  metadata: parseJson<Metadata>(r.metadata, {}),
+  transactionId: r.transaction_id,
+  createdAtMs: Number(r.created_at),
+});
+
+export async function insertLot(tx: Sql, appId: string, l: LotRecord): Promise<void> {
+  await tx.run(`INSERT INTO lots (app_id, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+    appId,
+    l.id,
+    l.accountId,
+    l.unit,
+    l.amount,
+    l.remaining,
+    l.held,
+    l.consumed,
+    l.expired,
+    l.priority,
+    l.expiresAtMs,
+    l.source,
+    l.reference,
+    l.description,
+    JSON.stringify(l.metadata),
+    l.transactionId,
+    l.createdAtMs,
+  ]);
+}
+
+/** Lots with unheld credits left (including ones past expiry that have not been swept yet). */
+export async function listSpendableLots(tx: Sql, appId: string, accountId: string, unit: string): Promise<LotRecord[]> {
+  const rows = await tx.all<LotRow>(
+    `SELECT ${COLUMNS} FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND remaining > 0`,
+    [appId, accountId, unit],
+  );
+  return rows.map(toLot);
+}
+
+export async function getLots(tx: Sql, appId: string, lotIds: readonly string[]): Promise<LotRecord[]> {
+  if (lotIds.length === 0) return [];
+  const placeholders = lotIds.map(() => "?").join(", ");
+  const rows = await tx.all<LotRow>(`SELECT ${COLUMNS} FROM lots WHERE app_id = ? AND lot_id IN (${placeholders})`, [appId, ...lotIds]);
+  return rows.map(toLot);
+}
+
+/** Writes the four balances of a lot; the amount and identity of a lot never change. */
+export async function saveLot(tx: Sql, appId: string, l: LotRecord): Promise<void> {
+  await tx.run("UPDATE lots SET remaining = ?, held = ?, consumed = ?, expired = ? WHERE app_id = ? AND lot_id = ?", [
+    l.remaining,
+    l.held,
+    l.consumed,
+    l.expired,
+    appId,
+    l.id,
+  ]);
+}
+
+export interface LotFilter {
+  unit?: string;
+  /** Only lots with credits left that have not expired at `nowMs`. */
+  activeAtMs?: number;
+  beforeId?: string;
+  limit: number;
+}
+
+export async function listLots(q: Sql, appId: string, accountId: string, f: LotFilter): Promise<LotRecord[]> {
+  const where = ["app_id = ?", "account_id = ?"];
+  const params: Array<string | number> = [appId, accountId];
+  if (f.unit !== undefined) {
+    where.push("unit = ?");
+    params.push(f.unit);
+  }
+  if (f.activeAtMs !== undefined) {
+    where.push("(remaining > 0 OR held > 0) AND (expires_at IS NULL OR expires_at > ?)");
+    params.push(f.activeAtMs);
+  }
+  if (f.beforeId !== undefined) {
+    where.push("lot_id < ?");
+    params.push(f.beforeId);
+  }
+  params.push(f.limit);
+  const rows = await q.all<LotRow>(`SELECT ${COLUMNS} FROM lots WHERE ${where.join(" AND ")} ORDER BY lot_id DESC LIMIT ?`, params);
+  return rows.map(toLot);
+}
+
+/** Earliest expiry among lots with unheld credits left; what the balance's due time follows. */
+export async function nextLotExpiry(tx: Sql, appId: string, accountId: string, unit: string): Promise<number | null> {
+  const row = await tx.get<{ t: number | null }>(
+    "SELECT MIN(expires_at) AS t FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND remaining > 0 AND expires_at IS NOT NULL",
+    [appId, accountId, unit],
+  );
+  return row?.t == null ? null : Number(row.t);
+}
+
+/**
+ * The credits that expire first, for `expiringNext` on a balance. Only unheld credits leave at
+ * `expiresAt`; held ones stay until their hold resolves.
+ */
+export async function expiringNext(q: Sql, appId: string, accountId: string, unit: string, nowMs: number): Promise<{ amount: number; expiresAtMs: number } | null> {
+  const row = await q.get<{ t: number | null }>(
+    "SELECT MIN(expires_at) AS t FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND remaining > 0 AND expires_at > ?",
+    [appId, accountId, unit, nowMs],
+  );
+  if (row?.t == null) return null;
+  const t = Number(row.t);
+  const sum = await q.get<{ s: number }>(
+    "SELECT SUM(remaining) AS s FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND remaining > 0 AND expires_at = ?",
+    [appId, accountId, unit, t],
+  );
+  return { amount: Number(sum?.s ?? 0), expiresAtMs: t };
+}

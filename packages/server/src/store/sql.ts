@@ -1,0 +1,57 @@
+/**
+ * The storage seam. Repositories speak plain SQL with `?` placeholders through `Sql`; each
+ * database folder (`sqlite/`, `postgres/`) provides a `Database` that runs it. Dialect
+ * differences the repositories must know about are few and named in `Dialect`.
+ */
+export type SqlValue = string | number | bigint | boolean | null | Uint8Array;
+
+export interface Sql {
+  readonly dialect: Dialect;
+  all<T extends object>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  get<T extends object>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }>;
+}
+
+export interface Dialect {
+  readonly name: "sqlite" | "postgres";
+  /** Row lock suffix for a SELECT: ` FOR UPDATE` on PostgreSQL; SQLite's writer lock covers it. */
+  readonly forUpdate: string;
+}
+
+export interface TransactionOptions {
+  /** Name for logs and metrics. */
+  readonly label?: string;
+}
+
+export interface Database {
+  readonly dialect: Dialect;
+  /**
+   * Runs `fn` in one database transaction: all of it commits or none of it does. `fn` may be
+   * retried by the driver on a serialization failure, so it must not have effects outside `tx`.
+   */
+  transaction<T>(fn: (tx: Sql) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** Runs read-only statements outside an explicit transaction. */
+  read<T>(fn: (q: Sql) => Promise<T>): Promise<T>;
+  /** True when the database answers a trivial query. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** A unique-constraint violation, recognised the same way on both databases. */
+export function isUniqueViolation(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const e = error as { code?: unknown; message?: unknown };
+  return e.code === "23505" || e.code === "SQLITE_CONSTRAINT_UNIQUE" || e.code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+}
+
+/** Errors that mean "the database is not reachable now", answered 503 rather than 500. */
+export function isUnavailable(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const e = error as { code?: unknown; message?: unknown };
+  const code = typeof e.code === "string" ? e.code : "";
+  if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P02", "57P03", "57014", "08000", "08003", "08006", "SQLITE_BUSY", "SQLITE_IOERR", "SQLITE_FULL"].includes(code)) {
+    return true;
+  }
+  const message = typeof e.message === "string" ? e.message : "";
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|not queryable/i.test(message);
+}

@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { SqliteDatabase } from "../../src/store/sqlite/database.ts";
+
+const dirs: string[] = [];
+function tempPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tally-gc-"));
+  dirs.push(dir);
+  return join(dir, "x.db");
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+for (const synchronous of ["FULL", "NORMAL"] as const) {
+  describe(`SQLite group commit (synchronous=${synchronous})`, () => {
+    it("answers each of many concurrent transactions with its own result, and a failure fails only itself", async () => {
+      const path = tempPath();
+      const db = new SqliteDatabase({ path, synchronous });
+      db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+      const results = await Promise.allSettled(
+        Array.from({ length: 500 }, (_, i) =>
+          db.transaction(async (tx) => {
+            await tx.run("INSERT INTO t (k, v) VALUES (?, ?)", [i, `v${i}`]);
+            if (i % 7 === 0) throw new Error(`fail ${i}`); // rolled back to its savepoint only
+            return i;
+          }),
+        ),
+      );
+      const ok = results.filter((r) => r.status === "fulfilled").map((r) => (r as PromiseFulfilledResult<number>).value);
+      expect(ok.length).toBe(500 - Math.ceil(500 / 7));
+      expect(results.filter((r) => r.status === "rejected").length).toBe(Math.ceil(500 / 7));
+      await db.close();
+      // What was acknowledged is there after reopening; what failed is not.
+      const again = new SqliteDatabase({ path, synchronous });
+      const rows = await again.read((q) => q.all<{ k: number }>("SELECT k FROM t ORDER BY k"));
+      expect(rows.map((r) => r.k)).toEqual(ok.sort((a, b) => a - b));
+      await again.close();
+    });
+
+    it("never shows readers a transaction that is still open in a batch", async () => {
+      const db = new SqliteDatabase({ path: tempPath(), synchronous });
+      db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY)");
+      let seenInside = -1;
+      await db.transaction(async (tx) => {
+        await tx.run("INSERT INTO t (k) VALUES (1)");
+        const row = await db.read((q) => q.get<{ n: number }>("SELECT COUNT(*) AS n FROM t"));
+        seenInside = row?.n ?? -1;
+      });
+      expect(seenInside).toBe(0);
+      const after = await db.read((q) => q.get<{ n: number }>("SELECT COUNT(*) AS n FROM t"));
+      expect(after?.n).toBe(1);
+      await db.close();
+    });
+  });
+}
