@@ -29,7 +29,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const dir = options.database === undefined ? mkdtempSync(join(tmpdir(), "tally-test-")) : undefined;
   const adminToken = `tadm_test_${Math.random().toString(36).slice(2)}${Date.now()}`;
   const config = loadConfig(
-    { TALLY_ADMIN_TOKEN: adminToken, LOG_LEVEL: "silent", TALLY_SWEEP_INTERVAL_MS: "200", TALLY_SQLITE_SYNCHRONOUS: "NORMAL", ...options.env },
+    { TALLY_ADMIN_TOKEN: adminToken, LOG_LEVEL: process.env["TALLY_TEST_LOG_LEVEL"] ?? "error", TALLY_SWEEP_INTERVAL_MS: "200", TALLY_SQLITE_SYNCHRONOUS: "NORMAL", ...options.env },
     { port: 0, host: "127.0.0.1", database: options.database ?? `sqlite:${join(dir!, "tally.db")}` },
   );
   const server = await startServer(config, { ...(options.clock ? { clock: options.clock } : {}), jobs: options.jobs ?? true });

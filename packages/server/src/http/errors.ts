@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { TallyError, type ErrorCode, ERROR_STATUS } from "../domain/errors.ts";
-import { isUnavailable } from "../store/sql.ts";
+import { isContention, isUnavailable } from "../store/sql.ts";
 
 export function envelope(code: ErrorCode, message: string, requestId: string, details?: Record<string, unknown>): string {
   const error: Record<string, unknown> = { code, message, status: ERROR_STATUS[code], requestId };
@@ -62,6 +62,11 @@ export function toErrorResponse(error: unknown, request: FastifyRequest): { stat
   if (isUnavailable(error)) {
     request.log.warn({ err: error, reqId: requestId }, "database unavailable");
     return { status: 503, body: envelope("UNAVAILABLE", "The database is unavailable; retry shortly", requestId), headers: { "retry-after": "1" } };
+  }
+  if (isContention(error)) {
+    // Nothing was written (the request's savepoint was rolled back), so a retry is safe.
+    request.log.warn({ err: error, reqId: requestId }, "database contention outlasted retries");
+    return { status: 503, body: envelope("UNAVAILABLE", "The database was too contended to finish this request; nothing was written, retry it", requestId), headers: { "retry-after": "1" } };
   }
   request.log.error({ err: error, reqId: requestId }, "unhandled error");
   return { status: 500, body: envelope("INTERNAL", "Internal error", requestId) };

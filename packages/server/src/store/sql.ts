@@ -44,6 +44,13 @@ export function isUniqueViolation(error: unknown): boolean {
   return e.code === "23505" || e.code === "SQLITE_CONSTRAINT_UNIQUE" || e.code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 }
 
+/** A deadlock or serialisation failure that outlasted the database layer's own retries. */
+export function isContention(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === "40P01" || code === "40001";
+}
+
 /** Errors that mean "the database is not reachable now", answered 503 rather than 500. */
 export function isUnavailable(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;

@@ -70,6 +70,8 @@ const ITEM_ATTEMPTS_MAX = 5;
 
 interface QueuedTransaction {
   run: (tx: Sql) => Promise<unknown>;
+  /** How many times this transaction has lost a deadlock or serialisation conflict. */
+  conflicts: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -82,8 +84,13 @@ interface QueuedTransaction {
  * Group commit: transactions are queued, and each free connection takes everything queued (up to
  * `batchTransactionsMax`) into ONE database transaction with a savepoint per request. Requests
  * that arrive together share one commit (one WAL flush), each still succeeds or fails on its own,
- * and a batch takes each account's row lock once. An idle server runs batches of one. A request
- * that loses a deadlock is rolled back to its savepoint (releasing its locks) and run again.
+ * and a batch takes each account's row lock once. An idle server runs batches of one.
+ *
+ * Batches on different connections take row locks in request order, so two batches can
+ * deadlock. PostgreSQL then fails one statement; that request is rolled back to its savepoint
+ * and run again in a LATER batch, never in this one: the locks its batch-mates already hold are
+ * kept until this batch commits, so retrying in place would only rebuild the same cycle. After
+ * the commit those locks are gone and the retry makes progress.
  */
 export class PostgresDatabase implements Database {
   readonly dialect = POSTGRES_DIALECT;
@@ -123,12 +130,16 @@ export class PostgresDatabase implements Database {
 
   transaction<T>(fn: (tx: Sql) => Promise<T>, _options?: TransactionOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run: fn, resolve: resolve as (v: unknown) => void, reject });
-      if (this.runners < this.runnersMax) {
-        this.runners++;
-        void this.runBatches();
-      }
+      this.queue.push({ run: fn, conflicts: 0, resolve: resolve as (v: unknown) => void, reject });
+      this.wake();
     });
+  }
+
+  private wake(): void {
+    if (this.runners < this.runnersMax) {
+      this.runners++;
+      void this.runBatches();
+    }
   }
 
   private async runBatches(): Promise<void> {
@@ -151,28 +162,23 @@ export class PostgresDatabase implements Database {
       return;
     }
     const tx = executor(client);
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
-    let broken = false;
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown } | { ok: "again" }> = [];
     try {
       await client.query("BEGIN");
       for (const item of batch) {
-        for (let attempt = 1; ; attempt++) {
-          await client.query("SAVEPOINT tx");
-          try {
-            const value = await item.run(tx);
-            await client.query("RELEASE SAVEPOINT tx");
-            outcomes.push({ ok: true, value });
-            break;
-          } catch (error) {
-            // A dead or silent connection cannot roll back either: fail the batch at once.
-            if (connectionLost(error)) throw error;
-            await client.query("ROLLBACK TO SAVEPOINT tx");
-            await client.query("RELEASE SAVEPOINT tx");
-            const code = (error as { code?: string }).code;
-            if (code !== undefined && RETRYABLE_CODES.has(code) && attempt < ITEM_ATTEMPTS_MAX) continue;
-            outcomes.push({ ok: false, error });
-            break;
-          }
+        await client.query("SAVEPOINT tx");
+        try {
+          const value = await item.run(tx);
+          await client.query("RELEASE SAVEPOINT tx");
+          outcomes.push({ ok: true, value });
+        } catch (error) {
+          // A dead or silent connection cannot roll back either: fail the batch at once.
+          if (connectionLost(error)) throw error;
+          await client.query("ROLLBACK TO SAVEPOINT tx");
+          await client.query("RELEASE SAVEPOINT tx");
+          const code = (error as { code?: string }).code;
+          if (code !== undefined && RETRYABLE_CODES.has(code) && ++item.conflicts < ITEM_ATTEMPTS_MAX) outcomes.push({ ok: "again" });
+          else outcomes.push({ ok: false, error });
         }
       }
       await client.query("COMMIT");
@@ -180,17 +186,23 @@ export class PostgresDatabase implements Database {
       // The connection or the commit failed: nothing in this batch is known to be durable.
       // Destroying the connection rolls the transaction back on the server; an explicit ROLLBACK
       // on a silent connection would only wait out another query timeout.
-      broken = true;
       client.release(true);
       for (const item of batch) item.reject(error);
       return;
     }
-    client.release(broken);
+    client.release();
+    const again: QueuedTransaction[] = [];
     batch.forEach((item, i) => {
       const outcome = outcomes[i]!;
-      if (outcome.ok) item.resolve(outcome.value);
+      if (outcome.ok === "again") again.push(item);
+      else if (outcome.ok) item.resolve(outcome.value);
       else item.reject(outcome.error);
     });
+    if (again.length > 0) {
+      // First in line: they have waited longest.
+      this.queue.unshift(...again);
+      this.wake();
+    }
   }
 
   async read<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
