@@ -203,12 +203,14 @@ async function startTally(name: string, databaseUrl: string): Promise<TallyServe
   }, options.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(options.cpuProfDir, name)}`]);
   const match = await waitForOutput(child, /listening on http:\/\/127\.0\.0\.1:(\d+)/, name);
   const port = Number(match[1]);
+  pidByPort.set(port, child.pid!);
   return { name, child, port, url: `http://127.0.0.1:${port}` };
 }
 
 async function startEcho(): Promise<{ child: ChildProcess; port: number }> {
   const child = spawnNode("echo", ECHO_MAIN, ["--port", "0"]);
   const match = await waitForOutput(child, /listening on (\d+)/, "echo");
+  pidByPort.set(Number(match[1]), child.pid!);
   return { child, port: Number(match[1]) };
 }
 
@@ -270,6 +272,8 @@ interface Measurement {
   statuses: Record<string, number>;
   firstFailure: string | null;
   durationS: number;
+  /** The measured server process's CPU use during the load (Linux only). */
+  serverCpu?: { percent: number; usPerOp: number };
   extra?: Record<string, unknown>;
 }
 
@@ -289,11 +293,40 @@ async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "dura
   };
   const specFile = join(workDir, `load-${n}.spec.json`);
   writeFileSync(specFile, JSON.stringify(full));
+  const serverPid = pidByPort.get(full.port);
+  const cpuBefore = serverPid === undefined ? null : cpuTicks(serverPid);
+  const startedMs = Date.now();
   const child = spawnNode(`load-${n}`, LOAD_MAIN, [specFile]);
   child.stdout?.resume();
   const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
   if (code !== 0) throw new Error(`load generator failed (exit ${code}); see ${join(workDir, `load-${n}.log`)}:\n${readFileSync(join(workDir, `load-${n}.log`), "utf8").slice(-2000)}`);
-  return JSON.parse(readFileSync(full.resultFile, "utf8")) as LoadResult;
+  const result = JSON.parse(readFileSync(full.resultFile, "utf8")) as LoadResult;
+  const cpuAfter = serverPid === undefined ? null : cpuTicks(serverPid);
+  if (cpuBefore !== null && cpuAfter !== null && result.throughput > 0) {
+    // Over warm-up and measurement alike (both run the same load): CPU per operation is what
+    // the server spends on each request, independent of how busy the machine is.
+    const cpuMs = ((cpuAfter - cpuBefore) * 1000) / CLOCK_TICKS_PER_SECOND;
+    const wallMs = Date.now() - startedMs;
+    lastServerCpu = { percent: (100 * cpuMs) / wallMs, usPerOp: (cpuMs * 1000) / (result.throughput * (full.durationS + full.warmupS)) };
+  } else {
+    lastServerCpu = null;
+  }
+  return result;
+}
+
+const pidByPort = new Map<number, number>();
+let lastServerCpu: { percent: number; usPerOp: number } | null = null;
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** utime + stime of a process, in clock ticks (Linux); null elsewhere. */
+function cpuTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
+  }
 }
 
 function record(id: string, label: string, unit: string, r: LoadResult, extra?: Record<string, unknown>): Measurement {
@@ -308,11 +341,14 @@ function record(id: string, label: string, unit: string, r: LoadResult, extra?: 
     statuses: r.statuses,
     firstFailure: r.firstFailure,
     durationS: r.durationS,
+    ...(lastServerCpu === null ? {} : { serverCpu: lastServerCpu }),
     ...(extra === undefined ? {} : { extra }),
   };
+  lastServerCpu = null;
   measurements.set(id, m);
   const lat = r.latency.samples > 0 ? `p50 ${fmtMs(r.latency.p50)} p99 ${fmtMs(r.latency.p99)} p999 ${fmtMs(r.latency.p999)} ms` : "no successful requests";
-  log(`  ${id.padEnd(7)} ${fmtRate(r.throughput)} ${unit}, ${lat}${m.failed > 0 ? `, ${m.failed} FAILED (${r.firstFailure ?? "?"})` : ""}`);
+  const cpu = m.serverCpu === undefined ? "" : `, server CPU ${m.serverCpu.percent.toFixed(0)}% = ${m.serverCpu.usPerOp.toFixed(0)} µs/op`;
+  log(`  ${id.padEnd(7)} ${fmtRate(r.throughput)} ${unit}, ${lat}${cpu}${m.failed > 0 ? `, ${m.failed} FAILED (${r.firstFailure ?? "?"})` : ""}`);
   return m;
 }
 

@@ -3,7 +3,8 @@ import type { BalanceRecord } from "../store/records.ts";
 import * as balances from "../store/repo/balances.ts";
 import { expiringNext } from "../store/repo/lots.ts";
 import { inTransaction, type Scope } from "./context.ts";
-import { requireAccount, type AccountRef } from "./accounts.ts";
+import { checkAccountRef, requireAccount, type AccountRef } from "./accounts.ts";
+import { notFound } from "./errors.ts";
 import { UnitLedger, type LedgerContext } from "./unit-ledger.ts";
 
 export const DEFAULT_UNIT = "credits";
@@ -17,15 +18,13 @@ export interface BalanceView {
   expiringNext?: { amount: number; expiresAtMs: number };
 }
 
+function plainView(b: BalanceRecord): BalanceView {
+  return { accountId: b.accountId, unit: b.unit, balance: b.balance, reserved: b.reserved, available: b.balance - b.reserved };
+}
+
 /** The public view of a balance row; `expiringNext` only costs a query when something expires. */
 export async function viewBalance(q: Sql, appId: string, b: BalanceRecord, nowMs: number): Promise<BalanceView> {
-  const view: BalanceView = {
-    accountId: b.accountId,
-    unit: b.unit,
-    balance: b.balance,
-    reserved: b.reserved,
-    available: b.balance - b.reserved,
-  };
+  const view = plainView(b);
   if (b.nextDueAtMs !== null) {
     const next = await expiringNext(q, appId, b.accountId, b.unit, nowMs);
     if (next !== null) view.expiringNext = next;
@@ -64,8 +63,17 @@ export async function settledBalance(ctx: LedgerContext, accountId: string, unit
 }
 
 export async function getAccountBalance(scope: Scope, ref: AccountRef, unit: string): Promise<BalanceView> {
-  const account = await scope.db.read((q) => requireAccount(q, scope.appId, ref));
-  return readBalance(scope, account.id, unit);
+  checkAccountRef(ref);
+  const nowMs = scope.clock.nowMs();
+  // One read finds the account and its balance: the hot path of every "can this user afford it".
+  const found = await scope.db.read((q) => balances.getBalanceOf(q, scope.appId, ref, unit));
+  if (found === undefined) throw notFound("ACCOUNT_NOT_FOUND", "account", ref.accountId ?? ref.externalId ?? "");
+  const row = found.balance;
+  if (row === undefined) return { accountId: found.accountId, unit, balance: 0, reserved: 0, available: 0 };
+  if (row.nextDueAtMs !== null && row.nextDueAtMs <= nowMs) return readBalance(scope, found.accountId, unit);
+  // Nothing expires: the view needs no second read.
+  if (row.nextDueAtMs === null) return plainView(row);
+  return scope.db.read((q) => viewBalance(q, scope.appId, row, nowMs));
 }
 
 export async function getAccountBalances(scope: Scope, ref: AccountRef): Promise<{ accountId: string; balances: BalanceView[] }> {

@@ -2,10 +2,10 @@ import type { BalanceRecord, LotRecord, LotSource, Metadata, TransactionRecord, 
 import { findTransactionByKey, getTransaction, listRefundsOf } from "../store/repo/transactions.ts";
 import { getLots } from "../store/repo/lots.ts";
 import { getPrice } from "../store/repo/prices.ts";
-import { lockBalance } from "../store/repo/balances.ts";
+import { lockBalance, lockBalanceOf } from "../store/repo/balances.ts";
 import { assert, notFound, TallyError, validationError } from "./errors.ts";
 import { inTransaction, Rollback, type Scope } from "./context.ts";
-import { resolveForWrite, requireAccount, type AccountRef } from "./accounts.ts";
+import { checkAccountRef, resolveForWrite, requireAccount, type AccountRef } from "./accounts.ts";
 import { UnitLedger, type LedgerContext } from "./unit-ledger.ts";
 import { settledBalance, viewBalance, type BalanceView } from "./balances.ts";
 import { assertSameOperation } from "./ledger-keys.ts";
@@ -180,18 +180,28 @@ export async function resolveAmount(tx: Sql, appId: string, input: { amount?: nu
 export async function deduct(scope: Scope, input: DeductInput, type: "deduct" | "debit" = "deduct"): Promise<DeductResult | DryRunResult> {
   return inTransaction<DeductResult | DryRunResult>(scope, async (tx, nowMs) => {
     const ctx: LedgerContext = { tx, appId: scope.appId, nowMs };
-    const account = await requireAccount(tx, scope.appId, input);
-    const { amount, unit } = await resolveAmount(tx, scope.appId, input);
-    let locked: BalanceRecord | undefined;
+    checkAccountRef(input);
+    const { amount, unit } = await resolveAmount(tx, scope.appId, input).catch(async (error: unknown) => {
+      await requireAccount(tx, scope.appId, input); // an unknown account is the first thing to say
+      throw error;
+    });
+    // The hot path: one statement finds the account's balance row and locks it. Only an account
+    // that has never had credits in this unit (or does not exist) takes the long way.
+    let locked = await lockBalanceOf(tx, scope.appId, input, unit);
+    if (locked === undefined) {
+      const account = await requireAccount(tx, scope.appId, input);
+      locked = await lockBalance(tx, scope.appId, account.id, unit, nowMs);
+    }
+    const accountId = locked.accountId;
     if (input.idempotencyKey !== undefined && input.dryRun !== true) {
-      locked = await lockBalance(tx, scope.appId, account.id, unit, nowMs); // see awaitFirstAttempt
+      // The lock is already held here: see awaitFirstAttempt.
       const existing = await findTransactionByKey(tx, scope.appId, input.idempotencyKey);
       if (existing !== undefined) {
-        assertSameOperation(existing, { types: [type], accountId: account.id, amount, unit });
-        return { transaction: existing, balance: await currentBalance(ctx, account.id, existing.unit), alreadyProcessed: true };
+        assertSameOperation(existing, { types: [type], accountId, amount, unit });
+        return { transaction: existing, balance: await currentBalance(ctx, accountId, existing.unit), alreadyProcessed: true };
       }
     }
-    const ledger = await UnitLedger.open(ctx, account.id, unit, locked);
+    const ledger = await UnitLedger.open(ctx, accountId, unit, locked);
     if (input.dryRun === true) {
       // Opening the ledger may have settled expiries; a dry run changes nothing, so roll back.
       throw new Rollback(await dryRun(ctx, ledger, amount));

@@ -16,6 +16,8 @@ export interface Dialect {
   readonly name: "sqlite" | "postgres";
   /** Row lock suffix for a SELECT: ` FOR UPDATE` on PostgreSQL; SQLite's writer lock covers it. */
   readonly forUpdate: string;
+  /** The same for one table of a join, by its alias: ` FOR UPDATE OF b`. */
+  forUpdateOf(alias: string): string;
 }
 
 export interface TransactionOptions {

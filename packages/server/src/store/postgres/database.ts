@@ -2,7 +2,7 @@ import pg from "pg";
 import { createHash } from "node:crypto";
 import type { Database, Dialect, Sql, SqlValue, TransactionOptions } from "../sql.ts";
 
-const POSTGRES_DIALECT: Dialect = { name: "postgres", forUpdate: " FOR UPDATE" };
+const POSTGRES_DIALECT: Dialect = { name: "postgres", forUpdate: " FOR UPDATE", forUpdateOf: (alias) => ` FOR UPDATE OF ${alias}` };
 
 // BIGINT (int8) and NUMERIC sums come back as strings by default. Every amount Tally stores is
 // bounded by 2^53-1 before it is written, so a JS number is exact; assert it anyway.
@@ -164,18 +164,20 @@ export class PostgresDatabase implements Database {
     const tx = executor(client);
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown } | { ok: "again" }> = [];
     try {
-      await client.query("BEGIN");
-      for (const item of batch) {
-        await client.query("SAVEPOINT tx");
+      // Transaction control goes as multi-statement simple queries: one round trip each for
+      // "begin + first savepoint" and "release + next savepoint", since every round trip costs
+      // a write and a read syscall on both ends. A savepoint stays established after ROLLBACK
+      // TO, so the next request's RELEASE always finds it; COMMIT releases the last one.
+      await client.query("BEGIN; SAVEPOINT tx");
+      for (const [i, item] of batch.entries()) {
+        if (i > 0) await client.query("RELEASE SAVEPOINT tx; SAVEPOINT tx");
         try {
           const value = await item.run(tx);
-          await client.query("RELEASE SAVEPOINT tx");
           outcomes.push({ ok: true, value });
         } catch (error) {
           // A dead or silent connection cannot roll back either: fail the batch at once.
           if (connectionLost(error)) throw error;
           await client.query("ROLLBACK TO SAVEPOINT tx");
-          await client.query("RELEASE SAVEPOINT tx");
           const code = (error as { code?: string }).code;
           if (code !== undefined && RETRYABLE_CODES.has(code) && ++item.conflicts < ITEM_ATTEMPTS_MAX) outcomes.push({ ok: "again" });
           else outcomes.push({ ok: false, error });

@@ -38,6 +38,49 @@ export async function lockBalance(tx: Sql, appId: string, accountId: string, uni
   return toBalance(row);
 }
 
+/**
+ * The balance row of the account named by id or external id, locked, in one statement; undefined
+ * when the account or its balance row in `unit` does not exist (the caller then resolves the
+ * account and creates the row with `lockBalance`). Accounts are never deleted, so a balance row
+ * proves its account exists.
+ */
+export async function lockBalanceOf(tx: Sql, appId: string, ref: { accountId?: string | undefined; externalId?: string | undefined }, unit: string): Promise<BalanceRecord | undefined> {
+  const row =
+    ref.accountId !== undefined
+      ? await tx.get<BalanceRow>(
+          `SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?${tx.dialect.forUpdate}`,
+          [appId, ref.accountId, unit],
+        )
+      : await tx.get<BalanceRow>(
+          `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags FROM accounts a
+           JOIN balances b ON b.app_id = a.app_id AND b.account_id = a.account_id AND b.unit = ?
+           WHERE a.app_id = ? AND a.external_id = ?${tx.dialect.forUpdateOf("b")}`,
+          [unit, appId, ref.externalId ?? ""],
+        );
+  return row === undefined ? undefined : toBalance(row);
+}
+
+/**
+ * An account's id and its balance row in `unit`, in one read: undefined when the account does
+ * not exist, `balance` undefined when it has never had credits in that unit.
+ */
+export async function getBalanceOf(
+  q: Sql,
+  appId: string,
+  ref: { accountId?: string | undefined; externalId?: string | undefined },
+  unit: string,
+): Promise<{ accountId: string; balance: BalanceRecord | undefined } | undefined> {
+  const where = ref.accountId !== undefined ? "a.account_id = ?" : "a.external_id = ?";
+  const row = await q.get<Omit<BalanceRow, "unit"> & { unit: string | null }>(
+    `SELECT a.account_id, b.unit, b.balance, b.reserved, b.next_due_at FROM accounts a
+     LEFT JOIN balances b ON b.app_id = a.app_id AND b.account_id = a.account_id AND b.unit = ?
+     WHERE a.app_id = ? AND ${where}`,
+    [unit, appId, ref.accountId ?? ref.externalId ?? ""],
+  );
+  if (row === undefined) return undefined;
+  return { accountId: row.account_id, balance: row.unit === null ? undefined : toBalance(row as BalanceRow) };
+}
+
 export async function getBalance(q: Sql, appId: string, accountId: string, unit: string): Promise<BalanceRecord | undefined> {
   const row = await q.get<BalanceRow>(
     "SELECT account_id, unit, balance, reserved, next_due_at FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?",

@@ -3,7 +3,7 @@ import { closeSync, fdatasync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Database, Dialect, Sql, SqlValue, TransactionOptions } from "../sql.ts";
 
-const SQLITE_DIALECT: Dialect = { name: "sqlite", forUpdate: "" };
+const SQLITE_DIALECT: Dialect = { name: "sqlite", forUpdate: "", forUpdateOf: () => "" };
 
 /** Page cache per connection, in KiB (negative: SQLite reads it as KiB rather than pages). */
 const SQLITE_CACHE_KIB = -65_536;
