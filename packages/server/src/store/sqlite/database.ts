@@ -2,8 +2,15 @@ import BetterSqlite3 from "better-sqlite3";
 import { closeSync, fdatasync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Database, Dialect, Sql, SqlValue, TransactionOptions } from "../sql.ts";
+import { Checkpointer } from "./checkpointer.ts";
 
 const SQLITE_DIALECT: Dialect = { name: "sqlite", forUpdate: "", forUpdateOf: () => "" };
+
+/**
+ * Transactions committed between two WAL checkpoints. A deduct dirties a handful of pages, so
+ * this keeps the WAL near SQLite's default of a thousand-odd pages per checkpoint.
+ */
+const CHECKPOINT_EVERY_TRANSACTIONS = 1000;
 
 /** Page cache per connection, in KiB (negative: SQLite reads it as KiB rather than pages). */
 const SQLITE_CACHE_KIB = -65_536;
@@ -59,6 +66,9 @@ export class SqliteDatabase implements Database {
   private syncing = false;
   private readonly executor: Sql;
   private readonly readerExecutor: Sql;
+  /** Off-thread WAL checkpoints (file databases); undefined for `:memory:`. */
+  private readonly checkpointer: Checkpointer | undefined;
+  private committedSinceCheckpoint = 0;
   /** Transaction control, prepared once (a prepared SAVEPOINT costs a third of an exec'd one). */
   private readonly control: Record<"begin" | "savepoint" | "release" | "rollbackTo" | "commit" | "rollback", BetterSqlite3.Statement>;
 
@@ -80,6 +90,11 @@ export class SqliteDatabase implements Database {
     // SQLite's default page cache is 2 MB: too small once many accounts are touched at random.
     this.db.pragma(`cache_size = ${SQLITE_CACHE_KIB}`);
     this.batchTransactionsMax = options.batchTransactionsMax ?? 256;
+    if (options.path !== ":memory:") {
+      // Checkpoints run on a worker thread instead of inside a COMMIT on the event loop.
+      this.db.pragma("wal_autocheckpoint = 0");
+      this.checkpointer = new Checkpointer(options.path);
+    }
     // An in-memory database exists only on its own connection, so it reads there too.
     if (options.path === ":memory:") {
       this.readerDb = this.db;
@@ -146,9 +161,25 @@ export class SqliteDatabase implements Database {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.batchTransactionsMax);
         await this.runBatch(batch);
+        if (this.committedSinceCheckpoint >= CHECKPOINT_EVERY_TRANSACTIONS) await this.checkpoint();
       }
     } finally {
       this.draining = false;
+    }
+  }
+
+  /**
+   * Copies the WAL into the database file while no batch runs, so the checkpoint completes and
+   * the next write starts the WAL over; requests keep queueing meanwhile and reads go on.
+   */
+  private async checkpoint(): Promise<void> {
+    this.committedSinceCheckpoint = 0;
+    if (this.checkpointer === undefined) return;
+    try {
+      await this.checkpointer.run();
+    } catch {
+      // The worker is gone (or failed): checkpoint here rather than let the WAL grow.
+      this.db.pragma("wal_checkpoint(PASSIVE)");
     }
   }
 
@@ -183,6 +214,7 @@ export class SqliteDatabase implements Database {
       for (const item of batch) item.reject(error);
       return;
     }
+    this.committedSinceCheckpoint += batch.length;
     const settle = () =>
       batch.forEach((item, i) => {
         const outcome = outcomes[i]!;
@@ -239,6 +271,7 @@ export class SqliteDatabase implements Database {
     while (this.draining || this.queue.length > 0 || this.syncing || this.awaitingSync.length > 0) {
       await new Promise((r) => setTimeout(r, 5));
     }
+    await this.checkpointer?.close();
     if (this.walFd !== undefined) closeSync(this.walFd);
     if (this.readerDb !== this.db) this.readerDb.close();
     this.db.close();
