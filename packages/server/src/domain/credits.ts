@@ -207,15 +207,18 @@ export async function deduct(scope: Scope, input: DeductInput, type: "deduct" | 
       throw new Rollback(await dryRun(ctx, ledger, amount));
     }
     const allocations = await ledger.burn(amount);
-    const transaction = await ledger.record({
-      type,
-      amount: -amount,
-      allocations,
-      idempotencyKey: input.idempotencyKey ?? null,
-      operation: input.operation ?? null,
-      description: input.description ?? null,
-      metadata: input.metadata ?? {},
-    });
+    const transaction = await ledger.record(
+      {
+        type,
+        amount: -amount,
+        allocations,
+        idempotencyKey: input.idempotencyKey ?? null,
+        operation: input.operation ?? null,
+        description: input.description ?? null,
+        metadata: input.metadata ?? {},
+      },
+      { deferWrite: true },
+    );
     const state = await ledger.finish();
     return { transaction, balance: await viewBalance(tx, scope.appId, state, nowMs), alreadyProcessed: false };
   });

@@ -1,8 +1,9 @@
 import type { Sql } from "../store/sql.ts";
 import type { Allocation, BalanceRecord, Hold, LotRecord, LotSource, Metadata, ReservationRecord, TransactionRecord, TransactionType } from "../store/records.ts";
-import { lockBalance, saveBalance } from "../store/repo/balances.ts";
+import { lockBalance } from "../store/repo/balances.ts";
 import { getLots, insertLot, listSpendableLots, nextLotExpiry, saveLot } from "../store/repo/lots.ts";
 import { insertTransaction } from "../store/repo/transactions.ts";
+import { writeLedger } from "../store/repo/ledger-writes.ts";
 import { listExpiredHeld, nextHoldExpiry, saveReservation } from "../store/repo/reservations.ts";
 import { assert, insufficientCredits, TallyError } from "./errors.ts";
 import { isExpired, planBurn } from "./burn-order.ts";
@@ -72,6 +73,8 @@ export class UnitLedger {
   /** Credits spent (burned or taken from holds) by this operation: what spend limits count. */
   private spent = 0;
   private readonly availableAtOpen: number;
+  /** Transactions recorded with `deferWrite`: written by `finish`, together with the lots and balance. */
+  private readonly deferred: TransactionRecord[] = [];
   private constructor(
     private readonly ctx: LedgerContext,
     readonly state: BalanceRecord,
@@ -331,8 +334,12 @@ export class UnitLedger {
     this.dueAt(expiresAtMs);
   }
 
-  /** Appends a transaction; its `balanceAfter` is the balance as it stands now. */
-  async record(input: NewTransaction): Promise<TransactionRecord> {
+  /**
+   * Appends a transaction; its `balanceAfter` is the balance as it stands now. `deferWrite`: the
+   * row is written by `finish`, in the same statement as the lots and the balance where the
+   * database allows it; only for callers that read nothing back before `finish`.
+   */
+  async record(input: NewTransaction, options?: { deferWrite?: boolean }): Promise<TransactionRecord> {
     const txn: TransactionRecord = {
       id: input.id ?? newId("transaction", this.ctx.nowMs),
       accountId: this.accountId,
@@ -351,7 +358,8 @@ export class UnitLedger {
       allocations: input.allocations ?? [],
       createdAtMs: this.ctx.nowMs,
     };
-    await insertTransaction(this.ctx.tx, this.ctx.appId, txn);
+    if (options?.deferWrite === true) this.deferred.push(txn);
+    else await insertTransaction(this.ctx.tx, this.ctx.appId, txn);
     const announced = txn.type === "grant" || txn.type === "credit" ? "credits.granted" : SPEND_TYPES.has(txn.type) ? "credits.deducted" : null;
     if (announced !== null) {
       this.events.push({
@@ -365,7 +373,15 @@ export class UnitLedger {
   /** Writes every change back. Call once, last. */
   async finish(): Promise<BalanceRecord> {
     const { tx, appId, nowMs } = this.ctx;
-    for (const id of this.dirtyLots) await saveLot(tx, appId, this.lot(id));
+    const flags = this.state.commerceFlags ?? 0;
+    const commerceHooks = this.spent > 0 && (flags & (COMMERCE_FLAGS.spendLimit | COMMERCE_FLAGS.autoTopup)) !== 0;
+    const lots = [...this.dirtyLots].map((id) => this.lot(id));
+    // The next due time is read back from the lots table, and the commerce hooks may act on the
+    // ledger: both need every row written first. The plain spend (the hot path) needs neither.
+    if (this.nextDueDirty || commerceHooks) {
+      for (const txn of this.deferred.splice(0)) await insertTransaction(tx, appId, txn);
+      for (const lot of lots.splice(0)) await saveLot(tx, appId, lot);
+    }
     if (this.nextDueDirty) {
       const lotDue = await nextLotExpiry(tx, appId, this.accountId, this.unit);
       const holdDue = await nextHoldExpiry(tx, appId, this.accountId, this.unit);
@@ -377,11 +393,10 @@ export class UnitLedger {
     assert(this.available >= 0, `available ${this.available} ≥ 0`);
     assert(Number.isSafeInteger(this.state.balance), "balance is a safe integer");
     // Accounts with neither a spend limit nor auto top-up skip both checks without a query.
-    const flags = this.state.commerceFlags ?? 0;
     if (this.spent > 0 && (flags & COMMERCE_FLAGS.spendLimit) !== 0) await enforceSpendLimits(this.ctx, this.accountId, this.unit, this.spent);
     if (this.spent > 0 && (flags & COMMERCE_FLAGS.autoTopup) !== 0) await maybeStartAutoTopup(this.ctx, this.accountId, this.unit, this.available);
     await writeOutbox(this.ctx, this.events, { accountId: this.accountId, unit: this.unit, availableBefore: this.availableAtOpen, availableAfter: this.available });
-    await saveBalance(tx, appId, this.state, nowMs);
+    await writeLedger(tx, appId, { transactions: this.deferred.splice(0), lots, balance: this.state }, nowMs);
     return this.state;
   }
 }

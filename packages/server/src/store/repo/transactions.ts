@@ -43,8 +43,11 @@ const toTransaction = (r: TransactionRow): TransactionRecord => ({
   createdAtMs: Number(r.created_at),
 });
 
-export async function insertTransaction(tx: Sql, appId: string, t: TransactionRecord): Promise<void> {
-  await tx.run(`INSERT INTO transactions (app_id, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+export const INSERT_TRANSACTION_SQL = `INSERT INTO transactions (app_id, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** The values of INSERT_TRANSACTION_SQL, in its order. */
+export function transactionParams(appId: string, t: TransactionRecord): SqlValue[] {
+  return [
     appId,
     t.id,
     t.accountId,
@@ -62,7 +65,11 @@ export async function insertTransaction(tx: Sql, appId: string, t: TransactionRe
     t.grantId,
     JSON.stringify(t.allocations),
     t.createdAtMs,
-  ]);
+  ];
+}
+
+export async function insertTransaction(tx: Sql, appId: string, t: TransactionRecord): Promise<void> {
+  await tx.run(INSERT_TRANSACTION_SQL, transactionParams(appId, t));
 }
 
 export async function getTransaction(q: Sql, appId: string, txnId: string): Promise<TransactionRecord | undefined> {
