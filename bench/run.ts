@@ -277,7 +277,7 @@ interface Measurement {
   firstFailure: string | null;
   durationS: number;
   /** The measured server process's CPU use during the load (Linux only). */
-  serverCpu?: { percent: number; usPerOp: number };
+  serverCpu?: ServerCpu;
   extra?: Record<string, unknown>;
 }
 
@@ -286,7 +286,9 @@ const verifications: Array<{ after: string; ok: boolean; seconds: number; output
 let failedVerify = false;
 
 let loadSerial = 0;
-async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "durationS" | "warmupS"> & Partial<Pick<LoadSpec, "connections" | "durationS" | "warmupS">>): Promise<LoadResult> {
+type ServerCpu = { percent: number; usPerOp: number };
+
+async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "durationS" | "warmupS"> & Partial<Pick<LoadSpec, "connections" | "durationS" | "warmupS">>): Promise<LoadResult & { serverCpu?: ServerCpu }> {
   const n = ++loadSerial;
   const full: LoadSpec = {
     connections: options.connections,
@@ -306,20 +308,15 @@ async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "dura
   if (code !== 0) throw new Error(`load generator failed (exit ${code}); see ${join(workDir, `load-${n}.log`)}:\n${readFileSync(join(workDir, `load-${n}.log`), "utf8").slice(-2000)}`);
   const result = JSON.parse(readFileSync(full.resultFile, "utf8")) as LoadResult;
   const cpuAfter = serverPid === undefined ? null : cpuTicks(serverPid);
-  if (cpuBefore !== null && cpuAfter !== null && result.throughput > 0) {
-    // Over warm-up and measurement alike (both run the same load): CPU per operation is what
-    // the server spends on each request, independent of how busy the machine is.
-    const cpuMs = ((cpuAfter - cpuBefore) * 1000) / CLOCK_TICKS_PER_SECOND;
-    const wallMs = Date.now() - startedMs;
-    lastServerCpu = { percent: (100 * cpuMs) / wallMs, usPerOp: (cpuMs * 1000) / (result.throughput * (full.durationS + full.warmupS)) };
-  } else {
-    lastServerCpu = null;
-  }
-  return result;
+  if (cpuBefore === null || cpuAfter === null || result.throughput <= 0) return result;
+  // Over warm-up and measurement alike (both run the same load): CPU per operation is what
+  // the server spends on each request, independent of how busy the machine is.
+  const cpuMs = ((cpuAfter - cpuBefore) * 1000) / CLOCK_TICKS_PER_SECOND;
+  const wallMs = Date.now() - startedMs;
+  return { ...result, serverCpu: { percent: (100 * cpuMs) / wallMs, usPerOp: (cpuMs * 1000) / (result.throughput * (full.durationS + full.warmupS)) } };
 }
 
 const pidByPort = new Map<number, number>();
-let lastServerCpu: { percent: number; usPerOp: number } | null = null;
 const CLOCK_TICKS_PER_SECOND = 100;
 
 /** utime + stime of a process, in clock ticks (Linux); null elsewhere. */
@@ -333,7 +330,7 @@ function cpuTicks(pid: number): number | null {
   }
 }
 
-function record(id: string, label: string, unit: string, r: LoadResult, extra?: Record<string, unknown>): Measurement {
+function record(id: string, label: string, unit: string, r: LoadResult & { serverCpu?: ServerCpu }, extra?: Record<string, unknown>): Measurement {
   const m: Measurement = {
     id,
     label,
@@ -345,10 +342,9 @@ function record(id: string, label: string, unit: string, r: LoadResult, extra?: 
     statuses: r.statuses,
     firstFailure: r.firstFailure,
     durationS: r.durationS,
-    ...(lastServerCpu === null ? {} : { serverCpu: lastServerCpu }),
+    ...(r.serverCpu === undefined ? {} : { serverCpu: r.serverCpu }),
     ...(extra === undefined ? {} : { extra }),
   };
-  lastServerCpu = null;
   measurements.set(id, m);
   const lat = r.latency.samples > 0 ? `p50 ${fmtMs(r.latency.p50)} p99 ${fmtMs(r.latency.p99)} p999 ${fmtMs(r.latency.p999)} ms` : "no successful requests";
   const cpu = m.serverCpu === undefined ? "" : `, server CPU ${m.serverCpu.percent.toFixed(0)}% = ${m.serverCpu.usPerOp.toFixed(0)} µs/op`;

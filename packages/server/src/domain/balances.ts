@@ -39,11 +39,18 @@ export async function viewBalance(q: Sql, appId: string, b: BalanceRecord, nowMs
 export async function readBalance(scope: Scope, accountId: string, unit: string): Promise<BalanceView> {
   const nowMs = scope.clock.nowMs();
   const row = await scope.db.read((q) => balances.getBalance(q, scope.appId, accountId, unit));
+  return balanceAsOf(scope, accountId, unit, row, nowMs);
+}
+
+/** The view of a balance row just read (undefined: none in that unit), settling it first if something fell due. */
+async function balanceAsOf(scope: Scope, accountId: string, unit: string, row: BalanceRecord | undefined, nowMs: number): Promise<BalanceView> {
   if (row === undefined) return { accountId, unit, balance: 0, reserved: 0, available: 0 };
   if (row.nextDueAtMs !== null && row.nextDueAtMs <= nowMs) {
     const view = await inTransaction(scope, (tx, now) => settledBalance({ tx, appId: scope.appId, nowMs: now }, accountId, unit));
     return view ?? { accountId, unit, balance: 0, reserved: 0, available: 0 };
   }
+  // Nothing expires: the view needs no second read.
+  if (row.nextDueAtMs === null) return plainView(row);
   return scope.db.read((q) => viewBalance(q, scope.appId, row, nowMs));
 }
 
@@ -68,12 +75,7 @@ export async function getAccountBalance(scope: Scope, ref: AccountRef, unit: str
   // One read finds the account and its balance: the hot path of every "can this user afford it".
   const found = await scope.db.read((q) => balances.getBalanceOf(q, scope.appId, ref, unit));
   if (found === undefined) throw notFound("ACCOUNT_NOT_FOUND", "account", ref.accountId ?? ref.externalId ?? "");
-  const row = found.balance;
-  if (row === undefined) return { accountId: found.accountId, unit, balance: 0, reserved: 0, available: 0 };
-  if (row.nextDueAtMs !== null && row.nextDueAtMs <= nowMs) return readBalance(scope, found.accountId, unit);
-  // Nothing expires: the view needs no second read.
-  if (row.nextDueAtMs === null) return plainView(row);
-  return scope.db.read((q) => viewBalance(q, scope.appId, row, nowMs));
+  return balanceAsOf(scope, found.accountId, unit, found.balance, nowMs);
 }
 
 export async function getAccountBalances(scope: Scope, ref: AccountRef): Promise<{ accountId: string; balances: BalanceView[] }> {

@@ -46,7 +46,7 @@ export function isUniqueViolation(error: unknown): boolean {
   return e.code === "23505" || e.code === "SQLITE_CONSTRAINT_UNIQUE" || e.code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 }
 
-/** A deadlock or serialisation failure that outlasted the database layer's own retries. */
+/** A deadlock (40P01) or serialisation failure (40001): the PostgreSQL layer retries these in a later batch; one that outlasts its retries is a 503. */
 export function isContention(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
   const code = (error as { code?: unknown }).code;

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { createHash } from "node:crypto";
-import type { Database, Dialect, Sql, SqlValue, TransactionOptions } from "../sql.ts";
+import { isContention, type Database, type Dialect, type Sql, type SqlValue, type TransactionOptions } from "../sql.ts";
 
 const POSTGRES_DIALECT: Dialect = { name: "postgres", forUpdate: " FOR UPDATE", forUpdateOf: (alias) => ` FOR UPDATE OF ${alias}` };
 
@@ -65,7 +65,6 @@ function connectionLost(error: unknown): boolean {
   return typeof e.message === "string" && /Connection terminated|Query read timeout|not queryable/i.test(e.message);
 }
 
-const RETRYABLE_CODES = new Set(["40001", "40P01"]); // serialization failure, deadlock
 const ITEM_ATTEMPTS_MAX = 5;
 
 interface QueuedTransaction {
@@ -178,8 +177,7 @@ export class PostgresDatabase implements Database {
           // A dead or silent connection cannot roll back either: fail the batch at once.
           if (connectionLost(error)) throw error;
           await client.query("ROLLBACK TO SAVEPOINT tx");
-          const code = (error as { code?: string }).code;
-          if (code !== undefined && RETRYABLE_CODES.has(code) && ++item.conflicts < ITEM_ATTEMPTS_MAX) outcomes.push({ ok: "again" });
+          if (isContention(error) && ++item.conflicts < ITEM_ATTEMPTS_MAX) outcomes.push({ ok: "again" });
           else outcomes.push({ ok: false, error });
         }
       }

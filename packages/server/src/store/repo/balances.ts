@@ -19,20 +19,26 @@ const toBalance = (r: BalanceRow): BalanceRecord => ({
   commerceFlags: Number(r.commerce_flags ?? 0),
 });
 
+function selectForUpdate(tx: Sql, appId: string, accountId: string, unit: string): Promise<BalanceRow | undefined> {
+  return tx.get<BalanceRow>(
+    `SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?${tx.dialect.forUpdate}`,
+    [appId, accountId, unit],
+  );
+}
+
 /**
  * Takes the account-and-unit balance row for update, creating it at zero if absent. This row is
  * the lock every change to the account's credits in that unit serialises on, on every server
  * process.
  */
 export async function lockBalance(tx: Sql, appId: string, accountId: string, unit: string, nowMs: number): Promise<BalanceRecord> {
-  const select = `SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?${tx.dialect.forUpdate}`;
-  let row = await tx.get<BalanceRow>(select, [appId, accountId, unit]);
+  let row = await selectForUpdate(tx, appId, accountId, unit);
   if (row === undefined) {
     await tx.run(
       "INSERT INTO balances (app_id, account_id, unit, balance, reserved, next_due_at, updated_at) VALUES (?, ?, ?, 0, 0, NULL, ?) ON CONFLICT DO NOTHING",
       [appId, accountId, unit, nowMs],
     );
-    row = await tx.get<BalanceRow>(select, [appId, accountId, unit]);
+    row = await selectForUpdate(tx, appId, accountId, unit);
   }
   if (row === undefined) throw new Error("balance row vanished after insert");
   return toBalance(row);
@@ -47,10 +53,7 @@ export async function lockBalance(tx: Sql, appId: string, accountId: string, uni
 export async function lockBalanceOf(tx: Sql, appId: string, ref: { accountId?: string | undefined; externalId?: string | undefined }, unit: string): Promise<BalanceRecord | undefined> {
   const row =
     ref.accountId !== undefined
-      ? await tx.get<BalanceRow>(
-          `SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?${tx.dialect.forUpdate}`,
-          [appId, ref.accountId, unit],
-        )
+      ? await selectForUpdate(tx, appId, ref.accountId, unit)
       : await tx.get<BalanceRow>(
           `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags FROM accounts a
            JOIN balances b ON b.app_id = a.app_id AND b.account_id = a.account_id AND b.unit = ?
