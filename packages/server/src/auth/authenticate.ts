@@ -5,6 +5,7 @@ import { findApiKeyByHash, findApiKeyById, touchApiKey } from "../store/repo/api
 import { getApp, getSetting } from "../store/repo/apps.ts";
 import { deleteExpiredNonces, recordNonce } from "../store/repo/hmac-nonces.ts";
 import type { ApiKeyRecord } from "../store/records.ts";
+import { ApiKeyCache } from "./key-cache.ts";
 import { appIdOfSecretKey, safeEqual, sha256Hex } from "./secrets.ts";
 import type { Principal } from "./principal.ts";
 import { sealContext, type SecretSealer } from "./sealing.ts";
@@ -14,6 +15,8 @@ import { HMAC_WINDOW_SECONDS, hmacCanonicalString, hmacSignatureHex, parseHmacAu
 export interface AuthConfig {
   /** From TALLY_ADMIN_TOKEN; when unset, the hash stored at first start is used. */
   readonly adminToken: string | undefined;
+  /** How long a live secret key is served from memory (default 1000 ms; 0: read it every time). */
+  readonly keyCacheTtlMs?: number | undefined;
 }
 
 export function unauthenticated(message = "Missing or invalid credentials"): TallyError {
@@ -35,15 +38,15 @@ const TOUCH_INTERVAL_MS = 60_000;
 
 /**
  * Establishes the principal from the Authorization header. Unknown, malformed and revoked
- * credentials are all the same 401, so probing reveals nothing. Keys are read from the database
- * on every request (an indexed read by hash), so a revocation holds on the next request in every
- * process.
+ * credentials are all the same 401, so probing reveals nothing. Live secret keys are cached per
+ * process (see ApiKeyCache for how a revocation still holds on the next request).
  */
 export class Authenticator {
   private adminHash: string | undefined;
   private readonly endUsers: EndUserVerifier;
   private readonly touchedAtMs = new Map<string, number>();
   private lastNonceCleanupMs = 0;
+  private readonly keys: ApiKeyCache;
 
   constructor(
     private readonly db: Database,
@@ -52,6 +55,16 @@ export class Authenticator {
     private readonly sealer?: SecretSealer,
   ) {
     this.endUsers = new EndUserVerifier(db, sealer !== undefined ? { sealer } : {});
+    this.keys = new ApiKeyCache(db, config.keyCacheTtlMs);
+  }
+
+  /** Call after any key is revoked, before answering: no cached copy may outlive it. */
+  forgetKeys(): void {
+    this.keys.forget();
+  }
+
+  async close(): Promise<void> {
+    await this.keys.close();
   }
 
   async load(): Promise<void> {
@@ -76,8 +89,16 @@ export class Authenticator {
     if (token.startsWith("sk_")) {
       const appId = appIdOfSecretKey(token);
       if (appId === undefined) throw unauthenticated();
-      const key = await this.db.read((q) => findApiKeyByHash(q, appId, sha256Hex(token)));
-      if (key === undefined || key.revokedAtMs !== null || key.type !== "secret") throw unauthenticated();
+      const secretHash = sha256Hex(token);
+      // Monotonic time: the cache's freshness has nothing to do with the ledger's clock.
+      const nowMs = performance.now();
+      let key = this.keys.get(secretHash, nowMs);
+      if (key === undefined) {
+        const generation = this.keys.currentGeneration;
+        key = await this.db.read((q) => findApiKeyByHash(q, appId, secretHash));
+        if (key === undefined || key.revokedAtMs !== null || key.type !== "secret") throw unauthenticated();
+        this.keys.put(secretHash, key, nowMs, generation);
+      }
       this.touch(key);
       return { kind: "key", appId, keyId: key.id, keyType: "secret", scopes: key.scopes };
     }

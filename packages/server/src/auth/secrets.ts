@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
 /**
@@ -10,8 +11,11 @@ export function randomSecret(bytes = 32): string {
   return randomBytes(bytes).toString("base64url");
 }
 
+// crypto.hash (Node ≥ 20.12) hashes in one call, about twice as fast as createHash for a key.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
+
 export function sha256Hex(value: string): string {
-  return createHash("sha256").update(value).digest("hex");
+  return oneShotHash !== undefined ? oneShotHash("sha256", value, "hex") : createHash("sha256").update(value).digest("hex");
 }
 
 /** Compares two strings in time independent of where they differ. */

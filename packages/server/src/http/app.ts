@@ -107,6 +107,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
 
   installSecurityHeaders(app);
   installCors(app, security.corsOrigins);
+  app.addHook("onClose", async () => authenticator.close());
   installAuthHooks(app, { authenticator, rateLimiter: createRateLimiter(options.db, security), scopeFor });
 
   app.addHook("preHandler", async (request, reply) => {
@@ -145,7 +146,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   });
 
   const router = new Router(app);
-  registerRoutes(router, { db: options.db, clock: options.clock, metrics, sealer, payments: createPaymentProvider(options.payments ?? paymentsConfigFromEnv(process.env)) });
+  registerRoutes(router, { db: options.db, clock: options.clock, metrics, sealer, onKeysChanged: () => authenticator.forgetKeys(), payments: createPaymentProvider(options.payments ?? paymentsConfigFromEnv(process.env)) });
   const openapi = buildOpenApi(router.routes);
   app.get("/openapi.json", { config: { auth: "public" } }, async () => openapi);
   await registerDocs(app, openapi);

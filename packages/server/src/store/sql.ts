@@ -36,6 +36,21 @@ export interface Database {
   read<T>(fn: (q: Sql) => Promise<T>): Promise<T>;
   /** True when the database answers a trivial query. */
   ping(): Promise<boolean>;
+  /**
+   * Calls `onNotify` whenever any process announces a change on `channel` (see `notify`). Only
+   * databases that several server processes share implement it (PostgreSQL LISTEN/NOTIFY).
+   */
+  listen?(channel: string, onNotify: () => void): ChangeFeed;
+  close(): Promise<void>;
+}
+
+/** A subscription to change announcements. */
+export interface ChangeFeed {
+  /**
+   * True while announcements are being received. A cache that relies on them must not serve
+   * while this is false: announcements made meanwhile are lost.
+   */
+  readonly live: boolean;
   close(): Promise<void>;
 }
 

@@ -98,6 +98,10 @@ export function appRoutes(r: Router, deps: RouteDeps): void {
       params: IdParams("id"),
       responses: { 200: ApiKey },
     },
-    async ({ scope, params }) => present.apiKey(await apps.revokeApiKey(db, clock, scope.appId, params.id)),
+    async ({ scope, params }) => {
+      const revoked = await apps.revokeApiKey(db, clock, scope.appId, params.id);
+      deps.onKeysChanged?.();
+      return present.apiKey(revoked);
+    },
   );
 }

@@ -12,6 +12,8 @@ export interface RouteDeps {
   sealer?: SecretSealer;
   /** How orders are paid (absent: manual). */
   payments?: PaymentProvider;
+  /** Called after a key is revoked, before the answer: cached copies of keys must go. */
+  onKeysChanged?: () => void;
 }
 
 /** Parses an ISO timestamp query parameter (already format-checked) to epoch ms. */

@@ -1,6 +1,7 @@
 import pg from "pg";
 import { createHash } from "node:crypto";
-import { isContention, type Database, type Dialect, type Sql, type SqlValue, type TransactionOptions } from "../sql.ts";
+import { PgChangeFeed } from "./change-feed.ts";
+import { isContention, type ChangeFeed, type Database, type Dialect, type Sql, type SqlValue, type TransactionOptions } from "../sql.ts";
 
 const POSTGRES_DIALECT: Dialect = { name: "postgres", forUpdate: " FOR UPDATE", forUpdateOf: (alias) => ` FOR UPDATE OF ${alias}` };
 
@@ -96,11 +97,14 @@ export class PostgresDatabase implements Database {
   readonly pool: pg.Pool;
   private readonly poolExecutor: Sql;
   private readonly queue: QueuedTransaction[] = [];
+  private readonly connectionString: string;
+  private readonly feeds = new Set<PgChangeFeed>();
   private runners = 0;
   private readonly runnersMax: number;
   private readonly batchTransactionsMax: number;
 
   constructor(options: PostgresOptions) {
+    this.connectionString = options.connectionString;
     const poolSize = options.poolSize ?? 16;
     const statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
     this.pool = new pg.Pool({
@@ -246,10 +250,20 @@ export class PostgresDatabase implements Database {
     }
   }
 
+  /** LISTEN on its own connection (a pooled one would be handed to others between queries). */
+  listen(channel: string, onNotify: () => void): ChangeFeed {
+    const feed = new PgChangeFeed(this.connectionString, channel, onNotify, () => this.feeds.delete(feed));
+    this.feeds.add(feed);
+    return feed;
+  }
+
   private closing: Promise<void> | undefined;
 
   /** Idempotent, like the SQLite database's: a second close (e.g. shutdown racing a test) is a no-op. */
   close(): Promise<void> {
-    return (this.closing ??= this.pool.end());
+    return (this.closing ??= (async () => {
+      await Promise.all([...this.feeds].map((feed) => feed.close()));
+      await this.pool.end();
+    })());
   }
 }

@@ -1,5 +1,6 @@
 import type { Sql } from "../sql.ts";
 import type { ApiKeyRecord, KeyScope } from "../records.ts";
+import { API_KEYS_CHANNEL } from "../../auth/key-cache.ts";
 
 interface KeyRow {
   app_id: string;
@@ -52,8 +53,10 @@ export async function listApiKeys(q: Sql, appId: string): Promise<ApiKeyRecord[]
   return rows.map(toKey);
 }
 
+/** Revokes a key; on PostgreSQL also tells every server process to drop its cached keys (on commit). */
 export async function revokeApiKey(tx: Sql, appId: string, keyId: string, nowMs: number): Promise<void> {
   await tx.run("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE app_id = ? AND key_id = ?", [nowMs, appId, keyId]);
+  if (tx.dialect.name === "postgres") await tx.get("SELECT pg_notify(?, ?) AS notified", [API_KEYS_CHANNEL, appId]);
 }
 
 /** An HMAC key named by the id in a signed request's header (key ids are globally unique ULIDs). */
