@@ -37,8 +37,23 @@ export class Metrics {
     });
   }
 
+  /**
+   * Each (method, route, status) resolved to its children once: prom-client would otherwise
+   * hash the label object on every request. Routes are the registered patterns, so the map is
+   * bounded by routes × methods × statuses.
+   */
+  private readonly children = new Map<string, { count: () => void; time: (seconds: number) => void }>();
+
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    this.requests.inc({ method, route, status: String(status) });
-    this.latency.observe({ method, route }, seconds);
+    const key = `${method} ${status} ${route}`;
+    let child = this.children.get(key);
+    if (child === undefined) {
+      const counter = this.requests.labels({ method, route, status: String(status) });
+      const histogram = this.latency.labels({ method, route });
+      child = { count: () => counter.inc(), time: (s) => histogram.observe(s) };
+      if (this.children.size < 10_000) this.children.set(key, child);
+    }
+    child.count();
+    child.time(seconds);
   }
 }
