@@ -12,6 +12,25 @@ const SQLITE_DIALECT: Dialect = { name: "sqlite", forUpdate: "", forUpdateOf: ()
  */
 const CHECKPOINT_EVERY_TRANSACTIONS = 1000;
 
+/**
+ * The WAL starts over (from its first byte, instead of growing) once every this many
+ * transactions. Starting over needs every frame copied into the database file, so the writer
+ * pauses for the last, short checkpoint of the round; doing it rarely keeps such pauses rare.
+ */
+const WAL_RESTART_EVERY_TRANSACTIONS = 4 * CHECKPOINT_EVERY_TRANSACTIONS;
+
+/**
+ * The writer pauses for that last checkpoint only when few transactions are left to copy (those
+ * committed while the previous checkpoint ran), so the pause lasts about a millisecond.
+ */
+const CHECKPOINT_CATCH_UP_TRANSACTIONS_MAX = 128;
+
+/**
+ * Should checkpoints never catch up (writes outpacing the copy), the writer pauses for a full
+ * one after this many transactions: the WAL, and every read's walk of its index, stays bounded.
+ */
+const WAL_TRANSACTIONS_MAX = 5 * WAL_RESTART_EVERY_TRANSACTIONS;
+
 /** Page cache per connection, in KiB (negative: SQLite reads it as KiB rather than pages). */
 const SQLITE_CACHE_KIB = -65_536;
 
@@ -68,7 +87,14 @@ export class SqliteDatabase implements Database {
   private readonly readerExecutor: Sql;
   /** Off-thread WAL checkpoints (file databases); undefined for `:memory:`. */
   private readonly checkpointer: Checkpointer | undefined;
+  /** Transactions committed since the last checkpoint started. */
   private committedSinceCheckpoint = 0;
+  /** Transactions committed since the WAL last started over (as far as this writer knows). */
+  private committedSinceRestart = 0;
+  /** The checkpoint running beside the writer, if any. */
+  private checkpointInFlight: Promise<void> | undefined;
+  /** Set when the writer should pause, before its next batch, for the checkpoint that lets the WAL start over. */
+  private restartDue = false;
   /** Transaction control, prepared once (a prepared SAVEPOINT costs a third of an exec'd one). */
   private readonly control: Record<"begin" | "savepoint" | "release" | "rollbackTo" | "commit" | "rollback", BetterSqlite3.Statement>;
 
@@ -158,25 +184,77 @@ export class SqliteDatabase implements Database {
 
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      do {
+        if (this.restartDue) await this.checkpointForRestart();
+        if (this.queue.length === 0) break;
         const batch = this.queue.splice(0, this.batchTransactionsMax);
         await this.runBatch(batch);
-        if (this.committedSinceCheckpoint >= CHECKPOINT_EVERY_TRANSACTIONS) await this.checkpoint();
-      }
+        this.afterCommit(batch.length);
+      } while (this.queue.length > 0 || this.restartDue);
     } finally {
       this.draining = false;
     }
   }
 
-  /**
-   * Copies the WAL into the database file while no batch runs, so the checkpoint completes and
-   * the next write starts the WAL over; requests keep queueing meanwhile and reads go on.
+  /*
+   * WAL checkpoints. SQLite's own would run inside a COMMIT on the event loop, copying
+   * thousands of pages while no request is served. Instead:
+   *  - every CHECKPOINT_EVERY_TRANSACTIONS, a checkpoint runs on a worker thread while the
+   *    writer goes on committing (a PASSIVE checkpoint copies the frames that existed when it
+   *    began and never blocks the writer);
+   *  - every WAL_RESTART_EVERY_TRANSACTIONS, once such a checkpoint ends with only a few
+   *    transactions committed meanwhile, the writer pauses for one more checkpoint that copies
+   *    just those; the WAL is then fully copied and the next commit starts it over, so its file
+   *    stays the same size and is overwritten in place (cheaper than growing it).
    */
-  private async checkpoint(): Promise<void> {
+  private afterCommit(transactions: number): void {
+    this.committedSinceCheckpoint += transactions;
+    this.committedSinceRestart += transactions;
+    if (this.checkpointer === undefined || this.checkpointInFlight !== undefined || this.restartDue) return;
+    if (this.committedSinceRestart >= WAL_TRANSACTIONS_MAX) this.requestRestart();
+    else if (this.committedSinceCheckpoint >= CHECKPOINT_EVERY_TRANSACTIONS) this.startCheckpoint();
+  }
+
+  private startCheckpoint(): void {
+    const checkpointer = this.checkpointer;
+    if (checkpointer === undefined || this.closed) return;
     this.committedSinceCheckpoint = 0;
-    if (this.checkpointer === undefined) return;
+    this.checkpointInFlight = checkpointer.run().then(
+      () => {
+        this.checkpointInFlight = undefined;
+        if (this.committedSinceRestart < WAL_RESTART_EVERY_TRANSACTIONS) return;
+        // Time to start the WAL over: pause for the rest if little is left, else copy more first.
+        if (this.committedSinceCheckpoint <= CHECKPOINT_CATCH_UP_TRANSACTIONS_MAX) this.requestRestart();
+        else this.startCheckpoint();
+      },
+      () => {
+        this.checkpointInFlight = undefined;
+        // The worker is gone (or failed): the paused checkpoint falls back to this connection.
+        this.requestRestart();
+      },
+    );
+  }
+
+  private requestRestart(): void {
+    if (this.closed) return;
+    this.restartDue = true;
+    if (!this.draining) {
+      this.draining = true;
+      setImmediate(() => void this.drain());
+    }
+  }
+
+  /**
+   * The pause of step 2: copies what is left of the WAL while no batch runs, so the checkpoint
+   * completes and the next write starts the WAL over; requests keep queueing and reads go on.
+   */
+  private async checkpointForRestart(): Promise<void> {
+    this.restartDue = false;
+    if (this.checkpointInFlight !== undefined) await this.checkpointInFlight;
+    this.committedSinceCheckpoint = 0;
+    this.committedSinceRestart = 0;
     try {
-      await this.checkpointer.run();
+      await this.checkpointer!.run();
     } catch {
       // The worker is gone (or failed): checkpoint here rather than let the WAL grow.
       this.db.pragma("wal_checkpoint(PASSIVE)");
@@ -214,7 +292,6 @@ export class SqliteDatabase implements Database {
       for (const item of batch) item.reject(error);
       return;
     }
-    this.committedSinceCheckpoint += batch.length;
     const settle = () =>
       batch.forEach((item, i) => {
         const outcome = outcomes[i]!;
@@ -271,6 +348,7 @@ export class SqliteDatabase implements Database {
     while (this.draining || this.queue.length > 0 || this.syncing || this.awaitingSync.length > 0) {
       await new Promise((r) => setTimeout(r, 5));
     }
+    await this.checkpointInFlight;
     await this.checkpointer?.close();
     if (this.walFd !== undefined) closeSync(this.walFd);
     if (this.readerDb !== this.db) this.readerDb.close();
