@@ -76,11 +76,11 @@ export function seedGrowth(path: string, appId: string, accountIds: readonly str
     const insertLots = db.prepare(`
       WITH RECURSIVE s(g) AS (SELECT @first UNION ALL SELECT g + 1 FROM s WHERE g + 1 < @last)
       INSERT INTO lots (app_id, lot_id, account_id, unit, amount, remaining, held, consumed, expired, priority, expires_at, source,
-                        reference, description, metadata, transaction_id, created_at)
+                        reference, description, metadata, transaction_id, created_at, live)
       SELECT @app, ${lotId}, a.account_id, 'credits', ${GROUP - 1}, 0, 0, ${GROUP - 1}, 0, 0, NULL,
              'purchase', 'hist-order-' || g, NULL, '{}',
              ${txnId(`g * ${GROUP}`)},
-             @from + g * @step
+             @from + g * @step, 0
       FROM s JOIN bench_accounts a ON a.i = s.g % @accounts`);
 
     const insertTransactions = db.prepare(`

@@ -67,6 +67,8 @@ export interface NewLot {
 export class UnitLedger {
   readonly events: LedgerEvent[] = [];
   private readonly lots = new Map<string, LotRecord>();
+  /** Whether each lot is stored as live (remaining > 0): its `live` flag is written only when that changes. */
+  private readonly storedLive = new Map<string, boolean>();
   private readonly dirtyLots = new Set<string>();
   private spendableLoaded = false;
   private nextDueDirty = false;
@@ -126,14 +128,20 @@ export class UnitLedger {
     if (lots.length > LIMITS.lotsPerOperationMax) {
       throw new TallyError("VALIDATION_ERROR", `account has more than ${LIMITS.lotsPerOperationMax} live lots in ${this.unit}`);
     }
-    for (const lot of lots) if (!this.lots.has(lot.id)) this.lots.set(lot.id, lot);
+    for (const lot of lots) if (!this.lots.has(lot.id)) this.keep(lot);
     this.spendableLoaded = true;
   }
 
   private async loadLots(ids: readonly string[]): Promise<void> {
     const missing = ids.filter((id) => !this.lots.has(id));
-    for (const lot of await getLots(this.ctx.tx, this.ctx.appId, missing)) this.lots.set(lot.id, lot);
+    for (const lot of await getLots(this.ctx.tx, this.ctx.appId, missing)) this.keep(lot);
     for (const id of ids) assert(this.lots.has(id), `lot ${id} exists`);
+  }
+
+  /** Holds a lot as stored, for the length of the operation. */
+  private keep(lot: LotRecord): void {
+    this.lots.set(lot.id, lot);
+    this.storedLive.set(lot.id, lot.remaining > 0);
   }
 
   private lot(id: string): LotRecord {
@@ -313,7 +321,7 @@ export class UnitLedger {
       createdAtMs: this.ctx.nowMs,
     };
     await insertLot(this.ctx.tx, this.ctx.appId, lot);
-    this.lots.set(lot.id, lot);
+    this.keep(lot);
     this.state.balance += input.amount;
     if (lot.expiresAtMs !== null) this.dueAt(lot.expiresAtMs);
     return lot;
@@ -375,12 +383,15 @@ export class UnitLedger {
     const { tx, appId, nowMs } = this.ctx;
     const flags = this.state.commerceFlags ?? 0;
     const commerceHooks = this.spent > 0 && (flags & (COMMERCE_FLAGS.spendLimit | COMMERCE_FLAGS.autoTopup)) !== 0;
-    const lots = [...this.dirtyLots].map((id) => this.lot(id));
+    const lots = [...this.dirtyLots].map((id) => {
+      const lot = this.lot(id);
+      return { lot, liveChanged: lot.remaining > 0 !== this.storedLive.get(id) };
+    });
     // The next due time is read back from the lots table, and the commerce hooks may act on the
     // ledger: both need every row written first. The plain spend (the hot path) needs neither.
     if (this.nextDueDirty || commerceHooks) {
       for (const txn of this.deferred.splice(0)) await insertTransaction(tx, appId, txn);
-      for (const lot of lots.splice(0)) await saveLot(tx, appId, lot);
+      for (const w of lots.splice(0)) await saveLot(tx, appId, w.lot, w.liveChanged);
     }
     if (this.nextDueDirty) {
       const lotDue = await nextLotExpiry(tx, appId, this.accountId, this.unit);

@@ -12,7 +12,8 @@ export interface VerifyReport {
  *  - balance = Σ transaction amounts = Σ lot credits (remaining + held);
  *  - reserved = Σ held in lots = Σ holds of held reservations;
  *  - available = balance − reserved ≥ 0;
- *  - every lot's parts are non-negative and add up to its amount.
+ *  - every lot's parts are non-negative and add up to its amount, and it is flagged live
+ *    exactly when it has unheld credits left.
  */
 export async function verifyLedger(db: Database): Promise<VerifyReport> {
   const problems: string[] = [];
@@ -27,7 +28,11 @@ export async function verifyLedger(db: Database): Promise<VerifyReport> {
     if (a.balance - a.reserved < 0) problems.push(`${where}: available ${a.balance - a.reserved} < 0`);
   }
   for (const l of lots) {
-    problems.push(`${l.appId} lot ${l.lotId}: remaining ${l.remaining} + held ${l.held} + consumed ${l.consumed} + expired ${l.expired} ≠ amount ${l.amount}`);
+    const parts = l.remaining + l.held + l.consumed + l.expired;
+    if (parts !== l.amount || Math.min(l.remaining, l.held, l.consumed, l.expired) < 0) {
+      problems.push(`${l.appId} lot ${l.lotId}: remaining ${l.remaining} + held ${l.held} + consumed ${l.consumed} + expired ${l.expired} ≠ amount ${l.amount}`);
+    }
+    if (l.live !== (l.remaining > 0 ? 1 : 0)) problems.push(`${l.appId} lot ${l.lotId}: live flag ${l.live} but remaining ${l.remaining}`);
   }
   return { ok: problems.length === 0, balancesChecked: audits.length, problems };
 }

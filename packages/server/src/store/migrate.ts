@@ -5,6 +5,7 @@ import * as m001 from "./migrations/001_core.ts";
 import * as m002 from "./migrations/002_security.ts";
 import * as m004 from "./migrations/004_live_lot_expiry.ts";
 import * as m003 from "./migrations/003_commerce.ts";
+import * as m005 from "./migrations/005_lot_live_flag.ts";
 
 export interface Migration {
   readonly version: number;
@@ -13,7 +14,7 @@ export interface Migration {
 }
 
 /** Numbered, append-only. A released migration is never edited: add a new one. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "core", up: m001.up }, { version: 2, name: "security", up: m002.up }, { version: 3, name: "commerce", up: m003.up }, { version: 4, name: "live_lot_expiry", up: m004.up }];
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "core", up: m001.up }, { version: 2, name: "security", up: m002.up }, { version: 3, name: "commerce", up: m003.up }, { version: 4, name: "live_lot_expiry", up: m004.up }, { version: 5, name: "lot_live_flag", up: m005.up }];
 
 // Arbitrary constant: the advisory lock that makes concurrent starts migrate one at a time.
 const MIGRATION_LOCK_ID = 727_001;

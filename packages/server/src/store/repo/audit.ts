@@ -60,13 +60,15 @@ export interface LotAudit {
   held: number;
   consumed: number;
   expired: number;
+  live: number;
 }
 
-/** Lots whose parts are negative or do not add up to their amount. */
+/** Lots whose parts are negative or do not add up to their amount, or whose `live` flag disagrees with `remaining`. */
 export async function brokenLots(q: Sql): Promise<LotAudit[]> {
-  const rows = await q.all<{ app_id: string; lot_id: string; amount: number; remaining: number; held: number; consumed: number; expired: number }>(
-    `SELECT app_id, lot_id, amount, remaining, held, consumed, expired FROM lots
-      WHERE remaining < 0 OR held < 0 OR consumed < 0 OR expired < 0 OR remaining + held + consumed + expired <> amount`,
+  const rows = await q.all<{ app_id: string; lot_id: string; amount: number; remaining: number; held: number; consumed: number; expired: number; live: number }>(
+    `SELECT app_id, lot_id, amount, remaining, held, consumed, expired, live FROM lots
+      WHERE remaining < 0 OR held < 0 OR consumed < 0 OR expired < 0 OR remaining + held + consumed + expired <> amount
+         OR live <> CASE WHEN remaining > 0 THEN 1 ELSE 0 END`,
   );
   return rows.map((r) => ({
     appId: r.app_id,
@@ -76,5 +78,6 @@ export async function brokenLots(q: Sql): Promise<LotAudit[]> {
     held: Number(r.held),
     consumed: Number(r.consumed),
     expired: Number(r.expired),
+    live: Number(r.live),
   }));
 }

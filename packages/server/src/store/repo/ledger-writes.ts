@@ -1,12 +1,18 @@
 import type { Sql, SqlValue } from "../sql.ts";
 import type { BalanceRecord, LotRecord, TransactionRecord } from "../records.ts";
 import { INSERT_TRANSACTION_SQL, insertTransaction, transactionParams } from "./transactions.ts";
-import { saveLot } from "./lots.ts";
+import { liveFlag, saveLot } from "./lots.ts";
 import { saveBalance } from "./balances.ts";
+
+/** A changed lot, and whether it ran out or came back (its `live` flag changes). */
+export interface LotWrite {
+  lot: LotRecord;
+  liveChanged: boolean;
+}
 
 export interface LedgerWrite {
   transactions: readonly TransactionRecord[];
-  lots: readonly LotRecord[];
+  lots: readonly LotWrite[];
   balance: BalanceRecord;
 }
 
@@ -23,7 +29,7 @@ const COMBINED_LOTS_MAX = 16;
 export async function writeLedger(tx: Sql, appId: string, w: LedgerWrite, nowMs: number): Promise<void> {
   if (tx.dialect.name !== "postgres" || w.transactions.length > COMBINED_TRANSACTIONS_MAX || w.lots.length > COMBINED_LOTS_MAX) {
     for (const t of w.transactions) await insertTransaction(tx, appId, t);
-    for (const lot of w.lots) await saveLot(tx, appId, lot);
+    for (const l of w.lots) await saveLot(tx, appId, l.lot, l.liveChanged);
     await saveBalance(tx, appId, w.balance, nowMs);
     return;
   }
@@ -44,10 +50,12 @@ function combinedSql(t: number, l: number): string {
       parts.push(`t AS (${head} VALUES ${Array.from({ length: t }, () => row).join(", ")})`);
     }
     if (l > 0) {
-      const rows = Array.from({ length: l }, () => "(?::text, ?::bigint, ?::bigint, ?::bigint, ?::bigint)").join(", ");
+      const rows = Array.from({ length: l }, () => "(?::text, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::integer)").join(", ");
+      // PostgreSQL compares old and new values to decide whether an index must change, so the
+      // live flag is always written here (unchanged, it still allows an in-place HOT update).
       parts.push(
-        `l AS (UPDATE lots SET remaining = v.remaining, held = v.held, consumed = v.consumed, expired = v.expired
-         FROM (VALUES ${rows}) AS v (lot_id, remaining, held, consumed, expired) WHERE lots.app_id = ? AND lots.lot_id = v.lot_id)`,
+        `l AS (UPDATE lots SET remaining = v.remaining, held = v.held, consumed = v.consumed, expired = v.expired, live = v.live
+         FROM (VALUES ${rows}) AS v (lot_id, remaining, held, consumed, expired, live) WHERE lots.app_id = ? AND lots.lot_id = v.lot_id)`,
       );
     }
     const update = "UPDATE balances SET balance = ?, reserved = ?, next_due_at = ?, updated_at = ? WHERE app_id = ? AND account_id = ? AND unit = ?";
@@ -61,7 +69,7 @@ function combinedParams(appId: string, w: LedgerWrite, nowMs: number): SqlValue[
   const params: SqlValue[] = [];
   for (const t of w.transactions) params.push(...transactionParams(appId, t));
   if (w.lots.length > 0) {
-    for (const lot of w.lots) params.push(lot.id, lot.remaining, lot.held, lot.consumed, lot.expired);
+    for (const { lot } of w.lots) params.push(lot.id, lot.remaining, lot.held, lot.consumed, lot.expired, liveFlag(lot));
     params.push(appId);
   }
   const b = w.balance;

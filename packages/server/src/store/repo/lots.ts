@@ -43,8 +43,11 @@ const toLot = (r: LotRow): LotRecord => ({
   createdAtMs: Number(r.created_at),
 });
 
+/** The `live` column: 1 exactly when the lot has unheld credits left (see migration 005). */
+export const liveFlag = (l: Pick<LotRecord, "remaining">): number => (l.remaining > 0 ? 1 : 0);
+
 export async function insertLot(tx: Sql, appId: string, l: LotRecord): Promise<void> {
-  await tx.run(`INSERT INTO lots (app_id, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+  await tx.run(`INSERT INTO lots (app_id, ${COLUMNS}, live) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
     appId,
     l.id,
     l.accountId,
@@ -62,13 +65,14 @@ export async function insertLot(tx: Sql, appId: string, l: LotRecord): Promise<v
     JSON.stringify(l.metadata),
     l.transactionId,
     l.createdAtMs,
+    liveFlag(l),
   ]);
 }
 
 /** Lots with unheld credits left (including ones past expiry that have not been swept yet). */
 export async function listSpendableLots(tx: Sql, appId: string, accountId: string, unit: string): Promise<LotRecord[]> {
   const rows = await tx.all<LotRow>(
-    `SELECT ${COLUMNS} FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND remaining > 0`,
+    `SELECT ${COLUMNS} FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1`,
     [appId, accountId, unit],
   );
   return rows.map(toLot);
@@ -81,8 +85,24 @@ export async function getLots(tx: Sql, appId: string, lotIds: readonly string[])
   return rows.map(toLot);
 }
 
-/** Writes the four balances of a lot; the amount and identity of a lot never change. */
-export async function saveLot(tx: Sql, appId: string, l: LotRecord): Promise<void> {
+/**
+ * Writes the four balances of a lot; the amount and identity of a lot never change. The `live`
+ * flag is written only when it changes (`liveChanged`): writing it at all makes SQLite rewrite
+ * the live-lots index entry, a page per spend.
+ */
+export async function saveLot(tx: Sql, appId: string, l: LotRecord, liveChanged: boolean): Promise<void> {
+  if (liveChanged) {
+    await tx.run("UPDATE lots SET remaining = ?, held = ?, consumed = ?, expired = ?, live = ? WHERE app_id = ? AND lot_id = ?", [
+      l.remaining,
+      l.held,
+      l.consumed,
+      l.expired,
+      liveFlag(l),
+      appId,
+      l.id,
+    ]);
+    return;
+  }
   await tx.run("UPDATE lots SET remaining = ?, held = ?, consumed = ?, expired = ? WHERE app_id = ? AND lot_id = ?", [
     l.remaining,
     l.held,
@@ -124,7 +144,7 @@ export async function listLots(q: Sql, appId: string, accountId: string, f: LotF
 /** Earliest expiry among lots with unheld credits left; what the balance's due time follows. */
 export async function nextLotExpiry(tx: Sql, appId: string, accountId: string, unit: string): Promise<number | null> {
   const row = await tx.get<{ t: number | null }>(
-    "SELECT MIN(expires_at) AS t FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND remaining > 0 AND expires_at IS NOT NULL",
+    "SELECT MIN(expires_at) AS t FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1 AND expires_at IS NOT NULL",
     [appId, accountId, unit],
   );
   return row?.t == null ? null : Number(row.t);
@@ -136,13 +156,13 @@ export async function nextLotExpiry(tx: Sql, appId: string, accountId: string, u
  */
 export async function expiringNext(q: Sql, appId: string, accountId: string, unit: string, nowMs: number): Promise<{ amount: number; expiresAtMs: number } | null> {
   const row = await q.get<{ t: number | null }>(
-    "SELECT MIN(expires_at) AS t FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND remaining > 0 AND expires_at > ?",
+    "SELECT MIN(expires_at) AS t FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1 AND expires_at > ?",
     [appId, accountId, unit, nowMs],
   );
   if (row?.t == null) return null;
   const t = Number(row.t);
   const sum = await q.get<{ s: number }>(
-    "SELECT SUM(remaining) AS s FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND remaining > 0 AND expires_at = ?",
+    "SELECT SUM(remaining) AS s FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1 AND expires_at = ?",
     [appId, accountId, unit, t],
   );
   return { amount: Number(sum?.s ?? 0), expiresAtMs: t };
