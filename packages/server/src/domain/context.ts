@@ -1,4 +1,4 @@
-import type { Database, Sql } from "../store/sql.ts";
+import type { Database, Sql, TransactionOptions } from "../store/sql.ts";
 import type { Clock } from "./clock.ts";
 import { isUniqueViolation } from "../store/sql.ts";
 
@@ -20,14 +20,19 @@ export class Rollback<T> extends Error {
  * Runs `fn` in a transaction. A unique violation (two requests racing on one idempotency key or
  * external id) is retried once: the second attempt sees the winner's row and answers from it.
  */
-export async function inTransaction<T>(scope: Scope, fn: (tx: Sql, nowMs: number) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(scope: Scope, fn: (tx: Sql, nowMs: number) => Promise<T>, options?: TransactionOptions): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await scope.db.transaction((tx) => fn(tx, scope.clock.nowMs()));
+      return await scope.db.transaction((tx) => fn(tx, scope.clock.nowMs()), options);
     } catch (error) {
       if (error instanceof Rollback) return error.value as T;
       if (attempt < 3 && isUniqueViolation(error)) continue;
       throw error;
     }
   }
+}
+
+/** The lane of an operation on one account (see `TransactionOptions.lane`), by whichever id names it. */
+export function accountLane(appId: string, ref: { accountId?: string | undefined; externalId?: string | undefined }): string {
+  return ref.accountId !== undefined ? `${appId}/${ref.accountId}` : `${appId}/ext/${ref.externalId ?? ""}`;
 }

@@ -3,8 +3,9 @@ import { findTransactionByKey, getTransaction, listRefundsOf } from "../store/re
 import { getLots } from "../store/repo/lots.ts";
 import { getPrice } from "../store/repo/prices.ts";
 import { lockBalance, lockBalanceOf } from "../store/repo/balances.ts";
+import { readForSpend } from "../store/repo/ledger-reads.ts";
 import { assert, notFound, TallyError, validationError } from "./errors.ts";
-import { inTransaction, Rollback, type Scope } from "./context.ts";
+import { accountLane, inTransaction, Rollback, type Scope } from "./context.ts";
 import { checkAccountRef, resolveForWrite, requireAccount, type AccountRef } from "./accounts.ts";
 import { UnitLedger, type LedgerContext } from "./unit-ledger.ts";
 import { settledBalance, viewBalance, type BalanceView } from "./balances.ts";
@@ -72,7 +73,7 @@ export async function grant(scope: Scope, input: GrantInput, type: "grant" | "cr
     // Checked after the key lookup: a retry of a grant whose lot has expired since must replay it, not 400.
     if (input.expiresAtMs !== undefined && input.expiresAtMs <= nowMs) throw validationError("/expiresAt", "must be in the future");
     return addGrant(ctx, account.id, input, type, locked);
-  });
+  }, { lane: accountLane(scope.appId, input) });
 }
 
 /** Writes a new lot and its grant (or credit) transaction: the one place a grant is made. */
@@ -193,15 +194,13 @@ export async function deduct(scope: Scope, input: DeductInput, type: "deduct" | 
       locked = await lockBalance(tx, scope.appId, account.id, unit, nowMs);
     }
     const accountId = locked.accountId;
-    if (input.idempotencyKey !== undefined && input.dryRun !== true) {
-      // The lock is already held here: see awaitFirstAttempt.
-      const existing = await findTransactionByKey(tx, scope.appId, input.idempotencyKey);
-      if (existing !== undefined) {
-        assertSameOperation(existing, { types: [type], accountId, amount, unit });
-        return { transaction: existing, balance: await currentBalance(ctx, accountId, existing.unit), alreadyProcessed: true };
-      }
+    // The lock is already held here: see awaitFirstAttempt. A dry run answers whatever the key.
+    const { existing, lots } = await readForSpend(tx, scope.appId, input.dryRun === true ? undefined : input.idempotencyKey, accountId, unit);
+    if (existing !== undefined) {
+      assertSameOperation(existing, { types: [type], accountId, amount, unit });
+      return { transaction: existing, balance: await currentBalance(ctx, accountId, existing.unit), alreadyProcessed: true };
     }
-    const ledger = await UnitLedger.open(ctx, accountId, unit, locked);
+    const ledger = await UnitLedger.open(ctx, accountId, unit, locked, lots);
     if (input.dryRun === true) {
       // Opening the ledger may have settled expiries; a dry run changes nothing, so roll back.
       throw new Rollback(await dryRun(ctx, ledger, amount));
@@ -221,7 +220,7 @@ export async function deduct(scope: Scope, input: DeductInput, type: "deduct" | 
     );
     const state = await ledger.finish();
     return { transaction, balance: await viewBalance(tx, scope.appId, state, nowMs), alreadyProcessed: false };
-  });
+  }, { lane: accountLane(scope.appId, input) });
 }
 
 export interface RefundInput {

@@ -3,7 +3,7 @@ import * as repo from "../store/repo/reservations.ts";
 import { findTransactionByKey, getTransaction } from "../store/repo/transactions.ts";
 import { lockBalance } from "../store/repo/balances.ts";
 import { assert, notFound, TallyError, validationError } from "./errors.ts";
-import { inTransaction, Rollback, type Scope } from "./context.ts";
+import { accountLane, inTransaction, Rollback, type Scope } from "./context.ts";
 import { requireAccount, type AccountRef } from "./accounts.ts";
 import { UnitLedger, type LedgerContext } from "./unit-ledger.ts";
 import { settledBalance, viewBalance, type BalanceView } from "./balances.ts";
@@ -11,7 +11,7 @@ import { dryRun, resolveAmount, type DryRunResult } from "./credits.ts";
 import { LIMITS } from "./limits.ts";
 import { newId } from "./ids.ts";
 import type { Allocation } from "../store/records.ts";
-import type { Sql } from "../store/sql.ts";
+import type { Sql, TransactionOptions } from "../store/sql.ts";
 
 /**
  * A reservation (a hold) moves credits from available to reserved until it resolves, at most
@@ -43,8 +43,8 @@ export interface ReservationOutcome {
 /** A reservation's dry run answers exactly as a deduct's does. */
 export type ReserveDryRun = DryRunResult;
 
-function run<T>(scope: Scope, fn: (ctx: LedgerContext) => Promise<T>): Promise<T> {
-  return inTransaction(scope, (tx, nowMs) => fn({ tx, appId: scope.appId, nowMs }));
+function run<T>(scope: Scope, fn: (ctx: LedgerContext) => Promise<T>, options?: TransactionOptions): Promise<T> {
+  return inTransaction(scope, (tx, nowMs) => fn({ tx, appId: scope.appId, nowMs }), options);
 }
 
 export async function reserve(scope: Scope, input: ReserveInput): Promise<ReservationOutcome | ReserveDryRun> {
@@ -99,7 +99,7 @@ export async function reserve(scope: Scope, input: ReserveInput): Promise<Reserv
     ledger.noteHoldExpiry(reservation.expiresAtMs);
     const state = await ledger.finish();
     return { reservation, balance: await viewBalance(tx, appId, state, nowMs) };
-  });
+  }, { lane: accountLane(scope.appId, input) });
 }
 
 /** The balance as of now for an answer that changed nothing: settled first when something fell due. */

@@ -87,11 +87,15 @@ export class UnitLedger {
   /**
    * `locked`: the balance row, when the caller has just locked it in this transaction (a keyed
    * operation locks before its key lookup) and changed nothing since: saves a second lock.
+   * `spendable`: the account's spendable lots, when the caller read them after taking that lock
+   * (see `readForSpend`): saves reading them again.
    */
-  static async open(ctx: LedgerContext, accountId: string, unit: string, locked?: BalanceRecord): Promise<UnitLedger> {
+  static async open(ctx: LedgerContext, accountId: string, unit: string, locked?: BalanceRecord, spendable?: readonly LotRecord[]): Promise<UnitLedger> {
     assert(locked === undefined || (locked.accountId === accountId && locked.unit === unit), "a pre-locked balance is this account's and unit's");
+    assert(spendable === undefined || locked !== undefined, "spendable lots are read under the caller's lock");
     const state = locked ?? (await lockBalance(ctx.tx, ctx.appId, accountId, unit, ctx.nowMs));
     const ledger = new UnitLedger(ctx, state);
+    if (spendable !== undefined) ledger.useSpendable(spendable);
     if (state.nextDueAtMs !== null && state.nextDueAtMs <= ctx.nowMs) await ledger.settle();
     return ledger;
   }
@@ -124,11 +128,17 @@ export class UnitLedger {
 
   private async loadSpendable(): Promise<void> {
     if (this.spendableLoaded) return;
-    const lots = await listSpendableLots(this.ctx.tx, this.ctx.appId, this.accountId, this.unit);
+    this.useSpendable(await listSpendableLots(this.ctx.tx, this.ctx.appId, this.accountId, this.unit));
+  }
+
+  private useSpendable(lots: readonly LotRecord[]): void {
     if (lots.length > LIMITS.lotsPerOperationMax) {
       throw new TallyError("VALIDATION_ERROR", `account has more than ${LIMITS.lotsPerOperationMax} live lots in ${this.unit}`);
     }
-    for (const lot of lots) if (!this.lots.has(lot.id)) this.keep(lot);
+    for (const lot of lots) {
+      assert(lot.accountId === this.accountId && lot.unit === this.unit, "spendable lots are this account's and unit's");
+      if (!this.lots.has(lot.id)) this.keep(lot);
+    }
     this.spendableLoaded = true;
   }
 

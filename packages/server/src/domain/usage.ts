@@ -4,7 +4,7 @@ import { getModelPrice } from "../store/repo/prices.ts";
 import { lockBalance } from "../store/repo/balances.ts";
 import { findTransactionByKey, getTransaction } from "../store/repo/transactions.ts";
 import { notFound, TallyError, validationError } from "./errors.ts";
-import { inTransaction, type Scope } from "./context.ts";
+import { accountLane, inTransaction, type Scope } from "./context.ts";
 import { requireAccount, type AccountRef } from "./accounts.ts";
 import { UnitLedger } from "./unit-ledger.ts";
 import { LIMITS } from "./limits.ts";
@@ -125,7 +125,7 @@ export async function recordUsage(scope: Scope, input: RecordUsageInput): Promis
     };
     await repo.insertUsage(tx, scope.appId, usage);
     return { usage, transaction, alreadyProcessed: false };
-  });
+  }, { lane: accountLane(scope.appId, input) });
 }
 
 export async function listUsage(scope: Scope, filter: repo.UsageFilter): Promise<UsageRecordRow[]> {

@@ -58,6 +58,42 @@ function executor(client: pg.PoolClient | pg.Pool): Sql {
   };
 }
 
+/**
+ * An executor that notes whether the current request wrote anything (any statement but a plain
+ * SELECT counts) and whether one of its statements failed: what decides whether a failed request
+ * can be left out of a batch without a savepoint.
+ */
+function trackingExecutor(client: pg.PoolClient): Sql & { wrote: boolean; failed: boolean } {
+  const inner = executor(client);
+  const tracked = {
+    dialect: POSTGRES_DIALECT,
+    wrote: false,
+    failed: false,
+    async all<T extends object>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+      note(sql);
+      return inner.all<T>(sql, params).catch(failed);
+    },
+    async get<T extends object>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+      note(sql);
+      return inner.get<T>(sql, params).catch(failed);
+    },
+    async run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
+      note(sql);
+      return inner.run(sql, params).catch(failed);
+    },
+  };
+  const note = (sql: string): void => {
+    if (!tracked.wrote && !/^\s*SELECT\b/i.test(sql)) tracked.wrote = true;
+  };
+  const failed = (error: unknown): never => {
+    tracked.failed = true;
+    throw error;
+  };
+  return tracked;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | { ok: "again" };
+
 /** The connection itself failed (reset, closed, or silent past the query timeout), not the statement. */
 function connectionLost(error: unknown): boolean {
   const e = error as { code?: unknown; message?: unknown } | null;
@@ -67,6 +103,19 @@ function connectionLost(error: unknown): boolean {
 }
 
 const ITEM_ATTEMPTS_MAX = 5;
+
+/** FNV-1a: a lane name → a lane, the same in every process. */
+function laneIndex(name: string, lanes: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % lanes;
+}
+
+/** One batch at a time runs per lane; its queue holds what waits for the next. */
+interface Lane {
+  readonly queue: QueuedTransaction[];
+  running: boolean;
+}
 
 interface QueuedTransaction {
   run: (tx: Sql) => Promise<unknown>;
@@ -86,7 +135,15 @@ interface QueuedTransaction {
  * that arrive together share one commit (one WAL flush), each still succeeds or fails on its own,
  * and a batch takes each account's row lock once. An idle server runs batches of one.
  *
- * Batches on different connections take row locks in request order, so two batches can
+ * Lanes: a transaction that names what it locks first (an account, `TransactionOptions.lane`)
+ * queues in that account's lane, and each lane runs one batch at a time. All of a hot account's
+ * requests therefore go into one batch, which takes the account's row lock once and holds it
+ * while they run one after another; without lanes, every concurrent batch would start with the
+ * same row and wait for the previous batch's commit. Accounts spread over the lanes, so batches
+ * running side by side rarely meet on a row at all. Transactions without a lane go round-robin.
+ *
+ * Batches on different connections can still take row locks in opposite orders (a transaction
+ * without a lane, or an account named once by id and once by external id), so two batches can
  * deadlock. PostgreSQL then fails one statement; that request is rolled back to its savepoint
  * and run again in a LATER batch, never in this one: the locks its batch-mates already hold are
  * kept until this batch commits, so retrying in place would only rebuild the same cycle. After
@@ -96,11 +153,10 @@ export class PostgresDatabase implements Database {
   readonly dialect = POSTGRES_DIALECT;
   readonly pool: pg.Pool;
   private readonly poolExecutor: Sql;
-  private readonly queue: QueuedTransaction[] = [];
+  private readonly lanes: Lane[];
+  private nextFreeLane = 0;
   private readonly connectionString: string;
   private readonly feeds = new Set<PgChangeFeed>();
-  private runners = 0;
-  private readonly runnersMax: number;
   private readonly batchTransactionsMax: number;
 
   constructor(options: PostgresOptions) {
@@ -126,37 +182,38 @@ export class PostgresDatabase implements Database {
     // unhandled 'error' event that kills the process. Its next query fails (→ 503) instead.
     this.pool.on("connect", (client) => client.on("error", () => {}));
     this.poolExecutor = executor(this.pool);
-    // Leave connections for reads and migrations.
-    this.runnersMax = Math.max(1, poolSize - 2);
+    // One lane per connection, leaving connections for reads and migrations.
+    this.lanes = Array.from({ length: Math.max(1, poolSize - 2) }, () => ({ queue: [], running: false }));
     this.batchTransactionsMax = options.batchTransactionsMax ?? 64;
   }
 
-  transaction<T>(fn: (tx: Sql) => Promise<T>, _options?: TransactionOptions): Promise<T> {
+  transaction<T>(fn: (tx: Sql) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    const lane =
+      options?.lane !== undefined ? this.lanes[laneIndex(options.lane, this.lanes.length)]! : this.lanes[this.nextFreeLane++ % this.lanes.length]!;
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run: fn, conflicts: 0, resolve: resolve as (v: unknown) => void, reject });
-      this.wake();
+      lane.queue.push({ run: fn, conflicts: 0, resolve: resolve as (v: unknown) => void, reject });
+      this.wake(lane);
     });
   }
 
-  private wake(): void {
-    if (this.runners < this.runnersMax) {
-      this.runners++;
-      void this.runBatches();
-    }
+  private wake(lane: Lane): void {
+    if (lane.running) return;
+    lane.running = true;
+    void this.runLane(lane);
   }
 
-  private async runBatches(): Promise<void> {
+  private async runLane(lane: Lane): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.batchTransactionsMax);
-        await this.runBatch(batch);
+      while (lane.queue.length > 0) {
+        const batch = lane.queue.splice(0, this.batchTransactionsMax);
+        await this.runBatch(lane, batch);
       }
     } finally {
-      this.runners--;
+      lane.running = false;
     }
   }
 
-  private async runBatch(batch: QueuedTransaction[]): Promise<void> {
+  private async runBatch(lane: Lane, batch: QueuedTransaction[]): Promise<void> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -164,28 +221,9 @@ export class PostgresDatabase implements Database {
       for (const item of batch) item.reject(error);
       return;
     }
-    const tx = executor(client);
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown } | { ok: "again" }> = [];
+    let outcomes: Outcome[];
     try {
-      // Transaction control goes as multi-statement simple queries: one round trip each for
-      // "begin + first savepoint" and "release + next savepoint", since every round trip costs
-      // a write and a read syscall on both ends. A savepoint stays established after ROLLBACK
-      // TO, so the next request's RELEASE always finds it; COMMIT releases the last one.
-      await client.query("BEGIN; SAVEPOINT tx");
-      for (const [i, item] of batch.entries()) {
-        if (i > 0) await client.query("RELEASE SAVEPOINT tx; SAVEPOINT tx");
-        try {
-          const value = await item.run(tx);
-          outcomes.push({ ok: true, value });
-        } catch (error) {
-          // A dead or silent connection cannot roll back either: fail the batch at once.
-          if (connectionLost(error)) throw error;
-          await client.query("ROLLBACK TO SAVEPOINT tx");
-          if (isContention(error) && ++item.conflicts < ITEM_ATTEMPTS_MAX) outcomes.push({ ok: "again" });
-          else outcomes.push({ ok: false, error });
-        }
-      }
-      await client.query("COMMIT");
+      outcomes = (await this.runWithoutSavepoints(client, batch)) ?? (await this.runWithSavepoints(client, batch));
     } catch (error) {
       // The connection or the commit failed: nothing in this batch is known to be durable.
       // Destroying the connection rolls the transaction back on the server; an explicit ROLLBACK
@@ -203,10 +241,63 @@ export class PostgresDatabase implements Database {
       else item.reject(outcome.error);
     });
     if (again.length > 0) {
-      // First in line: they have waited longest.
-      this.queue.unshift(...again);
-      this.wake();
+      // First in line: they have waited longest. The lane is still running, so it takes them next.
+      lane.queue.unshift(...again);
     }
+  }
+
+  /**
+   * The fast way, one round trip per request cheaper: no savepoints. A request that fails
+   * having written nothing, and with no statement of its own failing (a 402 decided from what
+   * it read), needs nothing undone and the batch goes on. Anything else (it wrote, or a
+   * statement failed and PostgreSQL aborted the transaction) rolls the whole batch back and
+   * returns undefined: the caller runs it again with a savepoint per request. Requests may be
+   * run again (`Database.transaction`), so the second run is safe.
+   */
+  private async runWithoutSavepoints(client: pg.PoolClient, batch: QueuedTransaction[]): Promise<Outcome[] | undefined> {
+    const tx = trackingExecutor(client);
+    const outcomes: Outcome[] = [];
+    await client.query("BEGIN");
+    for (const item of batch) {
+      tx.wrote = false;
+      tx.failed = false;
+      try {
+        outcomes.push({ ok: true, value: await item.run(tx) });
+      } catch (error) {
+        if (connectionLost(error)) throw error;
+        if (tx.wrote || tx.failed) {
+          await client.query("ROLLBACK");
+          return undefined;
+        }
+        outcomes.push({ ok: false, error });
+      }
+    }
+    await client.query("COMMIT");
+    return outcomes;
+  }
+
+  private async runWithSavepoints(client: pg.PoolClient, batch: QueuedTransaction[]): Promise<Outcome[]> {
+    const tx = executor(client);
+    const outcomes: Outcome[] = [];
+    // Transaction control goes as multi-statement simple queries: one round trip each for
+    // "begin + first savepoint" and "release + next savepoint", since every round trip costs
+    // a write and a read syscall on both ends. A savepoint stays established after ROLLBACK
+    // TO, so the next request's RELEASE always finds it; COMMIT releases the last one.
+    await client.query("BEGIN; SAVEPOINT tx");
+    for (const [i, item] of batch.entries()) {
+      if (i > 0) await client.query("RELEASE SAVEPOINT tx; SAVEPOINT tx");
+      try {
+        outcomes.push({ ok: true, value: await item.run(tx) });
+      } catch (error) {
+        // A dead or silent connection cannot roll back either: fail the batch at once.
+        if (connectionLost(error)) throw error;
+        await client.query("ROLLBACK TO SAVEPOINT tx");
+        if (isContention(error) && ++item.conflicts < ITEM_ATTEMPTS_MAX) outcomes.push({ ok: "again" });
+        else outcomes.push({ ok: false, error });
+      }
+    }
+    await client.query("COMMIT");
+    return outcomes;
   }
 
   async read<T>(fn: (q: Sql) => Promise<T>): Promise<T> {

@@ -2,7 +2,7 @@ import type { Sql } from "../sql.ts";
 import type { LotRecord, LotSource, Metadata } from "../records.ts";
 import { parseJson } from "./json.ts";
 
-interface LotRow {
+export interface LotRow {
   lot_id: string;
   account_id: string;
   unit: string;
@@ -21,10 +21,10 @@ interface LotRow {
   created_at: number;
 }
 
-const COLUMNS =
+export const LOT_COLUMNS =
   "lot_id, account_id, unit, amount, remaining, held, consumed, expired, priority, expires_at, source, reference, description, metadata, transaction_id, created_at";
 
-const toLot = (r: LotRow): LotRecord => ({
+export const toLot = (r: LotRow): LotRecord => ({
   id: r.lot_id,
   accountId: r.account_id,
   unit: r.unit,
@@ -47,7 +47,7 @@ const toLot = (r: LotRow): LotRecord => ({
 export const liveFlag = (l: Pick<LotRecord, "remaining">): number => (l.remaining > 0 ? 1 : 0);
 
 export async function insertLot(tx: Sql, appId: string, l: LotRecord): Promise<void> {
-  await tx.run(`INSERT INTO lots (app_id, ${COLUMNS}, live) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+  await tx.run(`INSERT INTO lots (app_id, ${LOT_COLUMNS}, live) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
     appId,
     l.id,
     l.accountId,
@@ -72,7 +72,7 @@ export async function insertLot(tx: Sql, appId: string, l: LotRecord): Promise<v
 /** Lots with unheld credits left (including ones past expiry that have not been swept yet). */
 export async function listSpendableLots(tx: Sql, appId: string, accountId: string, unit: string): Promise<LotRecord[]> {
   const rows = await tx.all<LotRow>(
-    `SELECT ${COLUMNS} FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1`,
+    `SELECT ${LOT_COLUMNS} FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1`,
     [appId, accountId, unit],
   );
   return rows.map(toLot);
@@ -81,7 +81,7 @@ export async function listSpendableLots(tx: Sql, appId: string, accountId: strin
 export async function getLots(tx: Sql, appId: string, lotIds: readonly string[]): Promise<LotRecord[]> {
   if (lotIds.length === 0) return [];
   const placeholders = lotIds.map(() => "?").join(", ");
-  const rows = await tx.all<LotRow>(`SELECT ${COLUMNS} FROM lots WHERE app_id = ? AND lot_id IN (${placeholders})`, [appId, ...lotIds]);
+  const rows = await tx.all<LotRow>(`SELECT ${LOT_COLUMNS} FROM lots WHERE app_id = ? AND lot_id IN (${placeholders})`, [appId, ...lotIds]);
   return rows.map(toLot);
 }
 
@@ -137,7 +137,7 @@ export async function listLots(q: Sql, appId: string, accountId: string, f: LotF
     params.push(f.beforeId);
   }
   params.push(f.limit);
-  const rows = await q.all<LotRow>(`SELECT ${COLUMNS} FROM lots WHERE ${where.join(" AND ")} ORDER BY lot_id DESC LIMIT ?`, params);
+  const rows = await q.all<LotRow>(`SELECT ${LOT_COLUMNS} FROM lots WHERE ${where.join(" AND ")} ORDER BY lot_id DESC LIMIT ?`, params);
   return rows.map(toLot);
 }
 

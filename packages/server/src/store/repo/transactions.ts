@@ -2,7 +2,7 @@ import type { Sql, SqlValue } from "../sql.ts";
 import type { Allocation, Metadata, TransactionRecord, TransactionType } from "../records.ts";
 import { parseJson } from "./json.ts";
 
-interface TransactionRow {
+export interface TransactionRow {
   txn_id: string;
   account_id: string;
   unit: string;
@@ -21,10 +21,10 @@ interface TransactionRow {
   created_at: number;
 }
 
-const COLUMNS =
+export const TRANSACTION_COLUMNS =
   "txn_id, account_id, unit, type, amount, balance_after, idempotency_key, reference, operation, description, metadata, reservation_id, refund_of, grant_id, allocations, created_at";
 
-const toTransaction = (r: TransactionRow): TransactionRecord => ({
+export const toTransaction = (r: TransactionRow): TransactionRecord => ({
   id: r.txn_id,
   accountId: r.account_id,
   unit: r.unit,
@@ -43,7 +43,7 @@ const toTransaction = (r: TransactionRow): TransactionRecord => ({
   createdAtMs: Number(r.created_at),
 });
 
-export const INSERT_TRANSACTION_SQL = `INSERT INTO transactions (app_id, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_TRANSACTION_SQL = `INSERT INTO transactions (app_id, ${TRANSACTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** The values of INSERT_TRANSACTION_SQL, in its order. */
 export function transactionParams(appId: string, t: TransactionRecord): SqlValue[] {
@@ -73,17 +73,17 @@ export async function insertTransaction(tx: Sql, appId: string, t: TransactionRe
 }
 
 export async function getTransaction(q: Sql, appId: string, txnId: string): Promise<TransactionRecord | undefined> {
-  const row = await q.get<TransactionRow>(`SELECT ${COLUMNS} FROM transactions WHERE app_id = ? AND txn_id = ?`, [appId, txnId]);
+  const row = await q.get<TransactionRow>(`SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND txn_id = ?`, [appId, txnId]);
   return row === undefined ? undefined : toTransaction(row);
 }
 
 export async function findTransactionByKey(q: Sql, appId: string, key: string): Promise<TransactionRecord | undefined> {
-  const row = await q.get<TransactionRow>(`SELECT ${COLUMNS} FROM transactions WHERE app_id = ? AND idempotency_key = ?`, [appId, key]);
+  const row = await q.get<TransactionRow>(`SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND idempotency_key = ?`, [appId, key]);
   return row === undefined ? undefined : toTransaction(row);
 }
 
 export async function listRefundsOf(q: Sql, appId: string, txnId: string): Promise<TransactionRecord[]> {
-  const rows = await q.all<TransactionRow>(`SELECT ${COLUMNS} FROM transactions WHERE app_id = ? AND refund_of = ?`, [appId, txnId]);
+  const rows = await q.all<TransactionRow>(`SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND refund_of = ?`, [appId, txnId]);
   return rows.map(toTransaction);
 }
 
@@ -138,7 +138,7 @@ export async function listTransactions(q: Sql, appId: string, f: TransactionFilt
     tail += " OFFSET ?";
     params.push(f.offset);
   }
-  const rows = await q.all<TransactionRow>(`SELECT ${COLUMNS} FROM transactions WHERE ${where} ORDER BY txn_id DESC${tail}`, params);
+  const rows = await q.all<TransactionRow>(`SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE ${where} ORDER BY txn_id DESC${tail}`, params);
   return rows.map(toTransaction);
 }
 
