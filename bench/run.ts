@@ -23,7 +23,8 @@ import { systemClock } from "../packages/server/src/domain/clock.ts";
  */
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const SERVER_MAIN = join(ROOT, "packages/server/src/cli/main.ts");
+// The server runs exactly as `npm start` runs it: the `tally` command (the bundled server).
+const SERVER_MAIN = join(ROOT, "packages/server/bin/tally.mjs");
 const LOAD_MAIN = join(ROOT, "bench/load.ts");
 const ECHO_MAIN = join(ROOT, "bench/echo-server.ts");
 
@@ -124,7 +125,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 function spawnNode(name: string, script: string, argv: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): ChildProcess {
   const logPath = join(workDir, `${name}.log`);
   const out = openSync(logPath, "a");
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script, ...argv], {
+  const loader = script.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const child = spawn(process.execPath, [...nodeArgs, ...loader, script, ...argv], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", out],
@@ -354,7 +356,7 @@ function record(id: string, label: string, unit: string, r: LoadResult & { serve
 
 async function verify(databaseUrl: string, after: string): Promise<void> {
   const started = Date.now();
-  const child = spawnSync(process.execPath, ["--import", "tsx", SERVER_MAIN, "verify", "--database", databaseUrl], {
+  const child = spawnSync(process.execPath, [SERVER_MAIN, "verify", "--database", databaseUrl], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: "warn" },
     encoding: "utf8",

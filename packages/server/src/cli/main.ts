@@ -11,8 +11,10 @@ import { getAccountBalance } from "../domain/balances.ts";
 import { SqliteDatabase } from "../store/sqlite/database.ts";
 import type { Database } from "../store/sql.ts";
 import type { KeyScope } from "../store/records.ts";
+import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const program = new Command("tally").description("Tally: a self-hosted credits ledger for AI products");
 
@@ -202,8 +204,23 @@ program
   .allowExcessArguments()
   .helpOption(false)
   .action(async () => {
-    await import("../../../../bench/run.ts" as string);
+    // The benchmark lives in the repository (bench/run.ts), not in the server: run it as
+    // `npm run bench` does, passing every argument after "bench" through.
+    const args = process.argv.slice(process.argv.indexOf("bench") + 1);
+    const child = spawn(process.execPath, ["--import", "tsx", join(repositoryRoot(), "bench", "run.ts"), ...args], { stdio: "inherit" });
+    process.exitCode = await new Promise<number>((done) => child.once("exit", (code) => done(code ?? 1)));
   });
+
+/** The checkout this command runs from: the nearest directory above it holding bench/run.ts. */
+function repositoryRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "bench", "run.ts"))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("tally bench runs from a checkout of the Tally repository (bench/run.ts not found)");
+    dir = parent;
+  }
+  return dir;
+}
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`tally: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import fastifyStatic from "@fastify/static";
 
 /** Where `npm run build --workspace @tally/dashboard` writes the console (Vite, base `/dashboard/`). */
-export const DASHBOARD_DIST = fileURLToPath(new URL("../../../dashboard/dist", import.meta.url));
+export const DASHBOARD_DIST = join(dirname(createRequire(import.meta.url).resolve("@tally/dashboard/package.json")), "dist");
 
 /**
  * The page holds a secret key in sessionStorage, so it may run only its own scripts and talk only

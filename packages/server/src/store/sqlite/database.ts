@@ -31,8 +31,16 @@ const CHECKPOINT_CATCH_UP_TRANSACTIONS_MAX = 128;
  */
 const WAL_TRANSACTIONS_MAX = 5 * WAL_RESTART_EVERY_TRANSACTIONS;
 
-/** Page cache per connection, in KiB (negative: SQLite reads it as KiB rather than pages). */
-const SQLITE_CACHE_KIB = -65_536;
+/**
+ * Page caches, in KiB (negative: SQLite reads it as KiB rather than pages). The writer's holds the
+ * pages every write touches (balances, live lots, the newest index leaves); what misses is read
+ * from the operating system's file cache, which is cheap. Bigger is not free: SQLite scans the
+ * writer's whole cache at every commit whose B-tree split reordered pages (it parks a page under
+ * a temporary page number beyond the end of the file, then truncates the cache back to the file's
+ * size), and the memory counts against the server's footprint.
+ */
+const WRITER_CACHE_KIB = -32_768;
+const READER_CACHE_KIB = -16_384;
 
 export interface SqliteOptions {
   /** File path, or `:memory:`. */
@@ -114,7 +122,7 @@ export class SqliteDatabase implements Database {
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     this.db.pragma("foreign_keys = OFF");
     // SQLite's default page cache is 2 MB: too small once many accounts are touched at random.
-    this.db.pragma(`cache_size = ${SQLITE_CACHE_KIB}`);
+    this.db.pragma(`cache_size = ${WRITER_CACHE_KIB}`);
     this.batchTransactionsMax = options.batchTransactionsMax ?? 256;
     if (options.path !== ":memory:") {
       // Checkpoints run on a worker thread instead of inside a COMMIT on the event loop.
@@ -127,7 +135,7 @@ export class SqliteDatabase implements Database {
     } else {
       this.readerDb = new BetterSqlite3(options.path);
       this.readerDb.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-      this.readerDb.pragma(`cache_size = ${SQLITE_CACHE_KIB}`);
+      this.readerDb.pragma(`cache_size = ${READER_CACHE_KIB}`);
     }
     this.control = {
       begin: this.db.prepare("BEGIN IMMEDIATE"),
