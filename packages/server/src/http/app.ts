@@ -110,29 +110,27 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   app.addHook("onClose", async () => authenticator.close());
   installAuthHooks(app, { authenticator, rateLimiter: createRateLimiter(options.db, security), scopeFor });
 
-  app.addHook("preHandler", async (request, reply) => {
-    if (!MUTATING.has(request.method) || request.routeOptions.config?.idempotent === false) return;
-    if (request.routeOptions.config?.auth === "public") return;
+  // Hooks are callback-style with a synchronous path, so a request without an Idempotency-Key
+  // header pays no promise and no microtask for them.
+  app.addHook("preHandler", (request, reply, done) => {
+    const config = request.routeOptions.config;
+    if (!MUTATING.has(request.method) || config?.idempotent === false || config?.auth === "public" || request.headers["idempotency-key"] === undefined) return done();
     const appId = request.scope?.appId ?? "_admin";
-    const answered = await idempotency.begin(request, reply, appId);
-    if (answered) return reply;
+    // A replay or conflict is answered by `begin` itself; the chain must then stop quietly.
+    idempotency.begin(request, reply, appId).then((answered) => (answered ? undefined : done()), done);
   });
 
-  app.addHook("onSend", async (request, reply, payload) => {
-    if (request.idempotency !== undefined && !request.idempotency.replayed) {
-      await idempotency.finish(request, reply.statusCode, typeof payload === "string" ? payload : String(payload ?? ""));
-    }
-    return payload;
+  app.addHook("onSend", (request, reply, payload, done) => {
+    if (request.idempotency === undefined || request.idempotency.replayed) return done(null, payload);
+    idempotency.finish(request, reply.statusCode, typeof payload === "string" ? payload : String(payload ?? "")).then(() => done(null, payload), done);
   });
 
-  app.addHook("onResponse", async (request, reply) => {
+  app.addHook("onResponse", (request, reply, done) => {
     const route = request.routeOptions.url ?? "unmatched";
-    const seconds = reply.elapsedTime / 1000;
-    metrics.observeRequest(request.method, route, reply.statusCode, seconds);
-    request.log.info(
-      { reqId: request.id, method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
-      "request",
-    );
+    metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    // The request id is bound to the request's logger already.
+    request.log.info({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, "request");
+    done();
   });
 
   app.setErrorHandler(async (error, request, reply) => sendError(reply, request, error));
@@ -141,8 +139,9 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   });
 
   // Body-less POSTs (cancel, confirm with defaults) validate as an empty object.
-  app.addHook("preValidation", async (request) => {
+  app.addHook("preValidation", (request, _reply, done) => {
     if (MUTATING.has(request.method) && request.body === undefined && request.routeOptions.schema?.body !== undefined) request.body = {};
+    done();
   });
 
   const router = new Router(app);

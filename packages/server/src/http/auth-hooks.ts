@@ -35,22 +35,30 @@ function tallyAppHeader(request: FastifyRequest): string | undefined {
 export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void {
   const { authenticator, rateLimiter, scopeFor } = deps;
 
-  async function admit(request: FastifyRequest, principal: Principal): Promise<void> {
+  /** Rate limit, then authorization; synchronous unless a limit or the admin's application must be looked up. */
+  function admit(request: FastifyRequest, principal: Principal): void | Promise<void> {
     request.principal = principal;
-    await limit(principal);
+    const wait = limit(principal);
+    if (typeof wait !== "number") return wait.then((w) => afterLimit(request, principal, w));
+    return afterLimit(request, principal, wait);
+  }
+
+  function afterLimit(request: FastifyRequest, principal: Principal, wait: number): void | Promise<void> {
+    if (wait > 0) throw new TallyError("RATE_LIMITED", `Too many requests for this key; retry in ${wait} s`, { retryAfterSeconds: wait }, { "retry-after": String(wait) });
     authorize(request, principal);
-    if (principal.kind === "admin" && request.scope !== undefined && !(await authenticator.appExists(request.scope.appId))) {
-      throw unauthenticated("Unknown application");
+    if (principal.kind === "admin" && request.scope !== undefined) {
+      const appId = request.scope.appId;
+      return authenticator.appExists(appId).then((exists) => {
+        if (!exists) throw unauthenticated("Unknown application");
+      });
     }
   }
 
-  async function limit(principal: Principal): Promise<void> {
+  /** Seconds to wait (0: go ahead), or a promise of it when the limit is shared through the database. */
+  function limit(principal: Principal): number | Promise<number> {
     // The operator's admin token is not limited: it is one credential, held by the operator.
     const bucket = principal.kind === "key" ? `key:${principal.keyId}` : principal.kind === "endUser" ? `user:${principal.appId}:${principal.subject}` : undefined;
-    if (bucket === undefined) return;
-    const taken = rateLimiter.take(bucket);
-    const wait = typeof taken === "number" ? taken : await taken;
-    if (wait > 0) throw new TallyError("RATE_LIMITED", `Too many requests for this key; retry in ${wait} s`, { retryAfterSeconds: wait }, { "retry-after": String(wait) });
+    return bucket === undefined ? 0 : rateLimiter.take(bucket);
   }
 
   function authorize(request: FastifyRequest, principal: Principal): void {
@@ -88,26 +96,47 @@ export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void
     if (auth === undefined) throw new Error(`${methods.join(",")} ${route.url} has no auth decision: register it with Router.add, or give it config.auth`);
   });
 
-  app.addHook("onRequest", async (request, reply) => {
+  // Callback-style hooks with a synchronous path: on the hot path (a cached secret key) nothing
+  // here allocates a promise or waits a microtask.
+  app.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
     const auth = request.routeOptions.config?.auth;
-    if (auth === undefined || auth === "public") return;
+    if (auth === undefined || auth === "public") return done();
     const header = request.headers.authorization;
     if (isHmacAuthorization(header)) {
       request.hmacPending = true;
-      return;
+      return done();
     }
-    await admit(request, await authenticator.authenticate(header, tallyAppHeader(request)));
+    settle(() => {
+      const cached = authenticator.cachedPrincipal(header);
+      if (cached !== undefined) return admit(request, cached);
+      return authenticator.authenticate(header, tallyAppHeader(request)).then((principal) => admit(request, principal));
+    }, done);
   });
 
-  app.addHook("preValidation", async (request) => {
-    if (request.hmacPending !== true) return;
-    const principal = await authenticator.authenticateHmac(request.headers.authorization!, {
-      method: request.method,
-      pathWithQuery: request.url,
-      body: request.rawBody ?? "",
-    });
-    request.hmacPending = false;
-    await admit(request, principal);
+  app.addHook("preValidation", (request, _reply, done) => {
+    if (request.hmacPending !== true) return done();
+    settle(
+      () =>
+        authenticator
+          .authenticateHmac(request.headers.authorization!, { method: request.method, pathWithQuery: request.url, body: request.rawBody ?? "" })
+          .then((principal) => {
+            request.hmacPending = false;
+            return admit(request, principal);
+          }),
+      done,
+    );
   });
+}
+
+/** Runs `step` and calls `done` when it has finished: at once if it was synchronous. */
+export function settle(step: () => void | Promise<void>, done: (error?: Error) => void): void {
+  let pending: void | Promise<void>;
+  try {
+    pending = step();
+  } catch (error) {
+    return done(error as Error);
+  }
+  if (pending === undefined) return done();
+  pending.then(() => done(), done);
 }

@@ -25,13 +25,15 @@ export function installCors(app: FastifyInstance, origins: readonly string[]): v
   };
 
   // Before authentication, so a 401 is readable by the page too (it needs to refresh its token).
-  app.addHook("onRequest", async (request, reply) => {
-    if (!isEndUserPath(request.url)) return;
+  app.addHook("onRequest", (request, reply, done) => {
+    if (!isEndUserPath(request.url)) return done();
     reply.header("vary", "Origin");
     const origin = allowedOrigin(request);
-    if (origin === undefined) return;
-    reply.header("access-control-allow-origin", origin);
-    reply.header("access-control-expose-headers", EXPOSED_HEADERS);
+    if (origin !== undefined) {
+      reply.header("access-control-allow-origin", origin);
+      reply.header("access-control-expose-headers", EXPOSED_HEADERS);
+    }
+    done();
   });
 
   const preflight = async (request: FastifyRequest, reply: FastifyReply) => {

@@ -40,7 +40,7 @@ export function cspAllowingScripts(...scripts: string[]): string {
  * no referrer (buy-page URLs may carry a session id).
  */
 export function installSecurityHeaders(app: FastifyInstance): void {
-  app.addHook("onSend", async (_request, reply, payload) => {
+  app.addHook("onSend", (_request, reply, payload, done) => {
     reply.header("x-content-type-options", "nosniff");
     const type = reply.getHeader("content-type");
     if (typeof type === "string" && type.toLowerCase().startsWith("text/html")) {
@@ -51,6 +51,6 @@ export function installSecurityHeaders(app: FastifyInstance): void {
       reply.header("referrer-policy", "no-referrer");
       reply.header("cross-origin-opener-policy", "same-origin");
     }
-    return payload;
+    done(null, payload);
   });
 }
