@@ -288,7 +288,11 @@ const verifications: Array<{ after: string; ok: boolean; seconds: number; output
 let failedVerify = false;
 
 let loadSerial = 0;
-type ServerCpu = { percent: number; usPerOp: number };
+/**
+ * The measured server's CPU over a load: all its threads, and its main thread alone (the event
+ * loop, where every request is handled; the others sync the WAL and checkpoint).
+ */
+type ServerCpu = { percent: number; usPerOp: number; mainThreadPercent?: number; mainThreadUsPerOp?: number };
 
 async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "durationS" | "warmupS"> & Partial<Pick<LoadSpec, "connections" | "durationS" | "warmupS">>): Promise<LoadResult & { serverCpu?: ServerCpu }> {
   const n = ++loadSerial;
@@ -303,6 +307,7 @@ async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "dura
   writeFileSync(specFile, JSON.stringify(full));
   const serverPid = pidByPort.get(full.port);
   const cpuBefore = serverPid === undefined ? null : cpuTicks(serverPid);
+  const mainBefore = serverPid === undefined ? null : cpuTicks(serverPid, serverPid);
   const startedMs = Date.now();
   const child = spawnNode(`load-${n}`, LOAD_MAIN, [specFile]);
   child.stdout?.resume();
@@ -310,21 +315,29 @@ async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "dura
   if (code !== 0) throw new Error(`load generator failed (exit ${code}); see ${join(workDir, `load-${n}.log`)}:\n${readFileSync(join(workDir, `load-${n}.log`), "utf8").slice(-2000)}`);
   const result = JSON.parse(readFileSync(full.resultFile, "utf8")) as LoadResult;
   const cpuAfter = serverPid === undefined ? null : cpuTicks(serverPid);
+  const mainAfter = serverPid === undefined ? null : cpuTicks(serverPid, serverPid);
   if (cpuBefore === null || cpuAfter === null || result.throughput <= 0) return result;
   // Over warm-up and measurement alike (both run the same load): CPU per operation is what
   // the server spends on each request, independent of how busy the machine is.
-  const cpuMs = ((cpuAfter - cpuBefore) * 1000) / CLOCK_TICKS_PER_SECOND;
   const wallMs = Date.now() - startedMs;
-  return { ...result, serverCpu: { percent: (100 * cpuMs) / wallMs, usPerOp: (cpuMs * 1000) / (result.throughput * (full.durationS + full.warmupS)) } };
+  const ops = result.throughput * (full.durationS + full.warmupS);
+  const cpuMs = ((cpuAfter - cpuBefore) * 1000) / CLOCK_TICKS_PER_SECOND;
+  const serverCpu: ServerCpu = { percent: (100 * cpuMs) / wallMs, usPerOp: (cpuMs * 1000) / ops };
+  if (mainBefore !== null && mainAfter !== null) {
+    const mainMs = ((mainAfter - mainBefore) * 1000) / CLOCK_TICKS_PER_SECOND;
+    serverCpu.mainThreadPercent = (100 * mainMs) / wallMs;
+    serverCpu.mainThreadUsPerOp = (mainMs * 1000) / ops;
+  }
+  return { ...result, serverCpu };
 }
 
 const pidByPort = new Map<number, number>();
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** utime + stime of a process, in clock ticks (Linux); null elsewhere. */
-function cpuTicks(pid: number): number | null {
+/** utime + stime of a process (or of one of its threads), in clock ticks (Linux); null elsewhere. */
+function cpuTicks(pid: number, threadId?: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(threadId === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${threadId}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return Number(fields[11]) + Number(fields[12]);
   } catch {
@@ -349,7 +362,8 @@ function record(id: string, label: string, unit: string, r: LoadResult & { serve
   };
   measurements.set(id, m);
   const lat = r.latency.samples > 0 ? `p50 ${fmtMs(r.latency.p50)} p99 ${fmtMs(r.latency.p99)} p999 ${fmtMs(r.latency.p999)} ms` : "no successful requests";
-  const cpu = m.serverCpu === undefined ? "" : `, server CPU ${m.serverCpu.percent.toFixed(0)}% = ${m.serverCpu.usPerOp.toFixed(0)} µs/op`;
+  const main = m.serverCpu?.mainThreadUsPerOp === undefined ? "" : ` (main thread ${m.serverCpu.mainThreadPercent!.toFixed(0)}% = ${m.serverCpu.mainThreadUsPerOp.toFixed(0)} µs/op)`;
+  const cpu = m.serverCpu === undefined ? "" : `, server CPU ${m.serverCpu.percent.toFixed(0)}% = ${m.serverCpu.usPerOp.toFixed(0)} µs/op${main}`;
   log(`  ${id.padEnd(7)} ${fmtRate(r.throughput)} ${unit}, ${lat}${cpu}${m.failed > 0 ? `, ${m.failed} FAILED (${r.firstFailure ?? "?"})` : ""}`);
   return m;
 }
