@@ -8,7 +8,7 @@ import { assert, notFound, TallyError, validationError } from "./errors.ts";
 import { accountLane, inTransaction, Rollback, type Scope } from "./context.ts";
 import { checkAccountRef, resolveForWrite, requireAccount, type AccountRef } from "./accounts.ts";
 import { UnitLedger, type LedgerContext } from "./unit-ledger.ts";
-import { settledBalance, viewBalance, type BalanceView } from "./balances.ts";
+import { settledBalance, type BalanceView } from "./balances.ts";
 import { assertSameOperation } from "./ledger-keys.ts";
 import { newId } from "./ids.ts";
 import type { Sql } from "../store/sql.ts";
@@ -108,8 +108,8 @@ async function addGrant(
     description: input.description ?? null,
     metadata: input.metadata ?? {},
   });
-  const state = await ledger.finish();
-  return { transaction, grant: lot, balance: await viewBalance(ctx.tx, ctx.appId, state, ctx.nowMs), alreadyProcessed: false };
+  await ledger.finish();
+  return { transaction, grant: lot, balance: await ledger.view(), alreadyProcessed: false };
 }
 
 export interface DeductInput extends AccountRef {
@@ -143,7 +143,7 @@ export async function dryRun(ctx: LedgerContext, ledger: UnitLedger, amount: num
   const unit = ledger.unit;
   try {
     const allocations = await ledger.plan(amount);
-    return { dryRun: true, wouldSucceed: true, amount, unit, allocations, balance: await viewBalance(ctx.tx, ctx.appId, ledger.state, ctx.nowMs) };
+    return { dryRun: true, wouldSucceed: true, amount, unit, allocations, balance: await ledger.view() };
   } catch (error) {
     if (!(error instanceof TallyError) || error.code !== "INSUFFICIENT_CREDITS") throw error;
     return {
@@ -152,7 +152,7 @@ export async function dryRun(ctx: LedgerContext, ledger: UnitLedger, amount: num
       amount,
       unit,
       allocations: [],
-      balance: await viewBalance(ctx.tx, ctx.appId, ledger.state, ctx.nowMs),
+      balance: await ledger.view(),
       shortfall: { available: ledger.available, required: amount, unit },
     };
   }
@@ -218,8 +218,8 @@ export async function deduct(scope: Scope, input: DeductInput, type: "deduct" | 
       },
       { deferWrite: true },
     );
-    const state = await ledger.finish();
-    return { transaction, balance: await viewBalance(tx, scope.appId, state, nowMs), alreadyProcessed: false };
+    await ledger.finish();
+    return { transaction, balance: await ledger.view(), alreadyProcessed: false };
   }, { lane: accountLane(scope.appId, input) });
 }
 
@@ -316,8 +316,8 @@ export async function refund(scope: Scope, input: RefundInput): Promise<DeductRe
       reservationId: original.reservationId,
       operation: original.operation,
     });
-    const state = await ledger.finish();
-    return { transaction, balance: await viewBalance(tx, scope.appId, state, nowMs), alreadyProcessed: false };
+    await ledger.finish();
+    return { transaction, balance: await ledger.view(), alreadyProcessed: false };
   });
 }
 

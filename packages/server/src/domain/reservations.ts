@@ -1,12 +1,12 @@
-import type { BalanceRecord, Metadata, ReservationRecord, TransactionRecord } from "../store/records.ts";
+import type { Metadata, ReservationRecord, TransactionRecord } from "../store/records.ts";
 import * as repo from "../store/repo/reservations.ts";
 import { findTransactionByKey, getTransaction } from "../store/repo/transactions.ts";
-import { lockBalance } from "../store/repo/balances.ts";
+import { lockBalance, lockBalanceOf, lockBalanceOfReservation } from "../store/repo/balances.ts";
 import { assert, notFound, TallyError, validationError } from "./errors.ts";
 import { accountLane, inTransaction, Rollback, type Scope } from "./context.ts";
-import { requireAccount, type AccountRef } from "./accounts.ts";
+import { checkAccountRef, requireAccount, type AccountRef } from "./accounts.ts";
 import { UnitLedger, type LedgerContext } from "./unit-ledger.ts";
-import { settledBalance, viewBalance, type BalanceView } from "./balances.ts";
+import { settledBalance, type BalanceView } from "./balances.ts";
 import { dryRun, resolveAmount, type DryRunResult } from "./credits.ts";
 import { LIMITS } from "./limits.ts";
 import { newId } from "./ids.ts";
@@ -50,13 +50,19 @@ function run<T>(scope: Scope, fn: (ctx: LedgerContext) => Promise<T>, options?: 
 export async function reserve(scope: Scope, input: ReserveInput): Promise<ReservationOutcome | ReserveDryRun> {
   return run(scope, async (ctx) => {
     const { tx, appId, nowMs } = ctx;
-    const account = await requireAccount(tx, appId, input);
-    const { amount, unit } = await resolveAmount(tx, appId, input);
+    checkAccountRef(input);
+    const { amount, unit } = await resolveAmount(tx, appId, input).catch(async (error: unknown) => {
+      await requireAccount(tx, appId, input); // an unknown account is the first thing to say
+      throw error;
+    });
     const ttlSeconds = input.ttlSeconds ?? LIMITS.reservationTtlSecondsDefault;
-    let locked: BalanceRecord | undefined;
+    // One statement finds the account's balance row and locks it (as a deduct does); only an
+    // account that never had credits in this unit, or none at all, takes the long way.
+    let locked = await lockBalanceOf(tx, appId, input, unit);
+    if (locked === undefined) locked = await lockBalance(tx, appId, (await requireAccount(tx, appId, input)).id, unit, nowMs);
+    const account = { id: locked.accountId };
     if (input.idempotencyKey !== undefined && input.dryRun !== true) {
-      // Lock first: a retry racing its own first attempt waits for it and then finds it (see credits.ts, awaitFirstAttempt).
-      locked = await lockBalance(tx, appId, account.id, unit, nowMs);
+      // The lock is held: a retry racing its own first attempt waits for it and then finds it (see credits.ts, awaitFirstAttempt).
       const existing = await repo.findReservationByKey(tx, appId, input.idempotencyKey);
       if (existing !== undefined) {
         if (existing.accountId !== account.id || existing.amount !== amount || existing.unit !== unit) {
@@ -97,8 +103,8 @@ export async function reserve(scope: Scope, input: ReserveInput): Promise<Reserv
     };
     await repo.insertReservation(tx, appId, reservation);
     ledger.noteHoldExpiry(reservation.expiresAtMs);
-    const state = await ledger.finish();
-    return { reservation, balance: await viewBalance(tx, appId, state, nowMs) };
+    await ledger.finish();
+    return { reservation, balance: await ledger.view() };
   }, { lane: accountLane(scope.appId, input) });
 }
 
@@ -120,10 +126,10 @@ async function finishResolved<T>(ledger: UnitLedger, answer: () => Promise<T>): 
 
 /** Loads a reservation after taking its account's lock, settling anything due first. */
 async function openHeld(ctx: LedgerContext, reservationId: string): Promise<{ ledger: UnitLedger; reservation: ReservationRecord }> {
-  const peek = await repo.getReservation(ctx.tx, ctx.appId, reservationId);
-  if (peek === undefined) throw notFound("RESERVATION_NOT_FOUND", "reservation", reservationId);
-  const ledger = await UnitLedger.open(ctx, peek.accountId, peek.unit);
-  // Re-read under the lock: another request may have resolved it, or settling may have expired it.
+  const locked = await lockBalanceOfReservation(ctx.tx, ctx.appId, reservationId);
+  if (locked === undefined) throw notFound("RESERVATION_NOT_FOUND", "reservation", reservationId);
+  const ledger = await UnitLedger.open(ctx, locked.accountId, locked.unit, locked);
+  // Read under the lock, once settling is done: another request may have resolved it, or settling may have expired it.
   const reservation = await repo.getReservation(ctx.tx, ctx.appId, reservationId);
   assert(reservation !== undefined, "a reservation is never deleted");
   return { ledger, reservation };
@@ -202,8 +208,8 @@ export async function confirm(scope: Scope, reservationId: string, input: Confir
     reservation.resolvedAtMs = ctx.nowMs;
     assert(allocations.reduce((s, a) => s + a.amount, 0) === rest, "confirm's receipt adds up to what it spent");
     await repo.saveReservation(ctx.tx, ctx.appId, reservation);
-    const state = await ledger.finish();
-    return { reservation, transaction, balance: await viewBalance(ctx.tx, ctx.appId, state, ctx.nowMs) };
+    await ledger.finish();
+    return { reservation, transaction, balance: await ledger.view() };
   });
 }
 
@@ -259,8 +265,8 @@ export async function capture(scope: Scope, reservationId: string, input: Captur
     });
     reservation.capturedAmount += input.amount;
     await repo.saveReservation(ctx.tx, ctx.appId, reservation);
-    const state = await ledger.finish();
-    return { reservation, transaction, balance: await viewBalance(ctx.tx, ctx.appId, state, ctx.nowMs) };
+    await ledger.finish();
+    return { reservation, transaction, balance: await ledger.view() };
   });
 }
 
@@ -287,8 +293,8 @@ export async function cancel(scope: Scope, reservationId: string, input: CancelI
     if (reservation.status !== "held") return finishResolved(ledger, () => resolvedAnswer(ctx, reservation, "cancel", input.idempotencyKey));
     await ledger.resolveHeld(reservation, "canceled", input.idempotencyKey ?? null);
     await repo.saveReservation(ctx.tx, ctx.appId, reservation);
-    const state = await ledger.finish();
-    return { reservation, balance: await viewBalance(ctx.tx, ctx.appId, state, ctx.nowMs) };
+    await ledger.finish();
+    return { reservation, balance: await ledger.view() };
   });
 }
 

@@ -1,10 +1,12 @@
 import type { Sql } from "../store/sql.ts";
 import type { Allocation, BalanceRecord, Hold, LotRecord, LotSource, Metadata, ReservationRecord, TransactionRecord, TransactionType } from "../store/records.ts";
 import { lockBalance } from "../store/repo/balances.ts";
-import { getLots, insertLot, listSpendableLots, nextLotExpiry, saveLot } from "../store/repo/lots.ts";
+import { expiringNext, getLots, insertLot, listSpendableLots, saveLot } from "../store/repo/lots.ts";
 import { insertTransaction } from "../store/repo/transactions.ts";
 import { writeLedger } from "../store/repo/ledger-writes.ts";
-import { listExpiredHeld, nextHoldExpiry, saveReservation } from "../store/repo/reservations.ts";
+import { listExpiredHeld, saveReservation } from "../store/repo/reservations.ts";
+import { nextDueTime } from "../store/repo/ledger-reads.ts";
+import type { BalanceView } from "./balances.ts";
 import { assert, insufficientCredits, TallyError } from "./errors.ts";
 import { isExpired, planBurn } from "./burn-order.ts";
 import { LIMITS } from "./limits.ts";
@@ -388,6 +390,35 @@ export class UnitLedger {
     return txn;
   }
 
+  /**
+   * The balance as it stands now, for the operation's answer (after `finish`, or for a dry run).
+   * When every live lot is in hand, `expiringNext` is worked out from them; else it is read.
+   */
+  async view(): Promise<BalanceView> {
+    const b = this.state;
+    const view: BalanceView = { accountId: b.accountId, unit: b.unit, balance: b.balance, reserved: b.reserved, available: b.balance - b.reserved };
+    // No due time: nothing expires (the due time is the earliest expiry of a live lot or hold).
+    if (b.nextDueAtMs === null) return view;
+    const next = this.spendableLoaded ? this.expiringNextInHand() : await expiringNext(this.ctx.tx, this.ctx.appId, b.accountId, b.unit, this.ctx.nowMs);
+    if (next !== null) view.expiringNext = next;
+    return view;
+  }
+
+  /** The unheld credits that expire first, from the lots in hand (all live ones are). */
+  private expiringNextInHand(): { amount: number; expiresAtMs: number } | null {
+    let expiresAtMs = Infinity;
+    let amount = 0;
+    for (const lot of this.lots.values()) {
+      if (lot.remaining <= 0 || lot.expiresAtMs === null || lot.expiresAtMs <= this.ctx.nowMs) continue;
+      if (lot.expiresAtMs < expiresAtMs) {
+        expiresAtMs = lot.expiresAtMs;
+        amount = 0;
+      }
+      if (lot.expiresAtMs === expiresAtMs) amount += lot.remaining;
+    }
+    return expiresAtMs === Infinity ? null : { amount, expiresAtMs };
+  }
+
   /** Writes every change back. Call once, last. */
   async finish(): Promise<BalanceRecord> {
     const { tx, appId, nowMs } = this.ctx;
@@ -403,12 +434,7 @@ export class UnitLedger {
       for (const txn of this.deferred.splice(0)) await insertTransaction(tx, appId, txn);
       for (const w of lots.splice(0)) await saveLot(tx, appId, w.lot, w.liveChanged);
     }
-    if (this.nextDueDirty) {
-      const lotDue = await nextLotExpiry(tx, appId, this.accountId, this.unit);
-      const holdDue = await nextHoldExpiry(tx, appId, this.accountId, this.unit);
-      const candidates = [lotDue, holdDue].filter((t): t is number => t !== null);
-      this.state.nextDueAtMs = candidates.length === 0 ? null : Math.min(...candidates);
-    }
+    if (this.nextDueDirty) this.state.nextDueAtMs = await nextDueTime(tx, appId, this.accountId, this.unit);
     assert(this.state.balance >= 0, `balance ${this.state.balance} ≥ 0`);
     assert(this.state.reserved >= 0, `reserved ${this.state.reserved} ≥ 0`);
     assert(this.available >= 0, `available ${this.available} ≥ 0`);

@@ -64,6 +64,21 @@ export async function lockBalanceOf(tx: Sql, appId: string, ref: { accountId?: s
 }
 
 /**
+ * The balance row a reservation holds credits in, locked, in one statement; undefined when the
+ * reservation does not exist. The caller reads the reservation itself AFTER this (see
+ * `readForSpend` on why reads follow the lock).
+ */
+export async function lockBalanceOfReservation(tx: Sql, appId: string, reservationId: string): Promise<BalanceRecord | undefined> {
+  const row = await tx.get<BalanceRow>(
+    `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags FROM reservations r
+     JOIN balances b ON b.app_id = r.app_id AND b.account_id = r.account_id AND b.unit = r.unit
+     WHERE r.app_id = ? AND r.rsv_id = ?${tx.dialect.forUpdateOf("b")}`,
+    [appId, reservationId],
+  );
+  return row === undefined ? undefined : toBalance(row);
+}
+
+/**
  * An account's id and its balance row in `unit`, in one read: undefined when the account does
  * not exist, `balance` undefined when it has never had credits in that unit.
  */

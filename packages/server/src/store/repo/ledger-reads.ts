@@ -37,3 +37,19 @@ export async function readForSpend(tx: Sql, appId: string, key: string | undefin
   }
   return { existing, lots: existing === undefined ? lots : undefined };
 }
+
+/**
+ * When the account next has something fall due in `unit`: the earliest expiry of a live lot or
+ * of a held reservation, in one statement; null when nothing will.
+ */
+export async function nextDueTime(tx: Sql, appId: string, accountId: string, unit: string): Promise<number | null> {
+  const row = await tx.get<{ t: number | null }>(
+    `SELECT MIN(t) AS t FROM (
+       SELECT MIN(expires_at) AS t FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1 AND expires_at IS NOT NULL
+       UNION ALL
+       SELECT MIN(expires_at) FROM reservations WHERE app_id = ? AND account_id = ? AND unit = ? AND status = 'held'
+     ) due`,
+    [appId, accountId, unit, appId, accountId, unit],
+  );
+  return row?.t == null ? null : Number(row.t);
+}

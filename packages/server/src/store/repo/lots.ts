@@ -141,29 +141,15 @@ export async function listLots(q: Sql, appId: string, accountId: string, f: LotF
   return rows.map(toLot);
 }
 
-/** Earliest expiry among lots with unheld credits left; what the balance's due time follows. */
-export async function nextLotExpiry(tx: Sql, appId: string, accountId: string, unit: string): Promise<number | null> {
-  const row = await tx.get<{ t: number | null }>(
-    "SELECT MIN(expires_at) AS t FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1 AND expires_at IS NOT NULL",
-    [appId, accountId, unit],
-  );
-  return row?.t == null ? null : Number(row.t);
-}
-
 /**
  * The credits that expire first, for `expiringNext` on a balance. Only unheld credits leave at
  * `expiresAt`; held ones stay until their hold resolves.
  */
 export async function expiringNext(q: Sql, appId: string, accountId: string, unit: string, nowMs: number): Promise<{ amount: number; expiresAtMs: number } | null> {
-  const row = await q.get<{ t: number | null }>(
-    "SELECT MIN(expires_at) AS t FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1 AND expires_at > ?",
+  // The live-lots index is ordered by expiry: the first group is the earliest.
+  const row = await q.get<{ t: number; s: number }>(
+    "SELECT expires_at AS t, SUM(remaining) AS s FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1 AND expires_at > ? GROUP BY expires_at ORDER BY expires_at LIMIT 1",
     [appId, accountId, unit, nowMs],
   );
-  if (row?.t == null) return null;
-  const t = Number(row.t);
-  const sum = await q.get<{ s: number }>(
-    "SELECT SUM(remaining) AS s FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1 AND expires_at = ?",
-    [appId, accountId, unit, t],
-  );
-  return { amount: Number(sum?.s ?? 0), expiresAtMs: t };
+  return row === undefined ? null : { amount: Number(row.s), expiresAtMs: Number(row.t) };
 }

@@ -112,14 +112,6 @@ export async function listExpiredHeld(tx: Sql, appId: string, accountId: string,
   return rows.map(toReservation);
 }
 
-export async function nextHoldExpiry(tx: Sql, appId: string, accountId: string, unit: string): Promise<number | null> {
-  const row = await tx.get<{ t: number | null }>(
-    "SELECT MIN(expires_at) AS t FROM reservations WHERE app_id = ? AND account_id = ? AND unit = ? AND status = 'held'",
-    [appId, accountId, unit],
-  );
-  return row?.t == null ? null : Number(row.t);
-}
-
 export interface ReservationFilter {
   accountId?: string;
   status?: ReservationStatus;
