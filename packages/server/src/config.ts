@@ -13,6 +13,8 @@ export interface Config {
   readonly sqliteSynchronous: "FULL" | "NORMAL" | "OFF";
   readonly sweepIntervalMs: number;
   readonly poolSize: number;
+  /** PostgreSQL: batches that may run at once (TALLY_PG_LANES, default 8). */
+  readonly pgLanes: number;
   /** Master key, rate limits, CORS (TALLY_SECRET_KEY, TALLY_RATE_LIMIT_*, TALLY_CORS_ORIGINS). */
   readonly security: SecurityConfig;
   /** TALLY_PAYMENT_PROVIDER (manual | stripe), STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_API_BASE. */
@@ -40,6 +42,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   if (adminToken !== undefined && adminToken.length < 16) throw new Error("TALLY_ADMIN_TOKEN must be at least 16 characters");
   const sweepIntervalMs = Number(env["TALLY_SWEEP_INTERVAL_MS"] ?? 1000);
   const poolSize = Number(env["TALLY_PG_POOL_SIZE"] ?? 16);
+  const pgLanes = Number(env["TALLY_PG_LANES"] ?? 8);
+  if (!Number.isInteger(pgLanes) || pgLanes < 1 || pgLanes > 256) throw new Error("TALLY_PG_LANES must be an integer 1–256");
   return Object.freeze({
     host: overrides.host ?? env["HOST"] ?? "127.0.0.1",
     port,
@@ -49,6 +53,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     sqliteSynchronous: synchronous,
     sweepIntervalMs,
     poolSize,
+    pgLanes,
     security: loadSecurityConfig(env),
     payments: paymentsConfigFromEnv(env),
   });

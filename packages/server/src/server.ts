@@ -33,7 +33,7 @@ export interface StartOptions {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   assertLimitsConsistent();
   const clock = options.clock ?? systemClock;
-  const db = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous, poolSize: config.poolSize });
+  const db = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous, poolSize: config.poolSize, lanes: config.pgLanes });
   try {
     await migrate(db);
     const boot = await bootstrap(db, clock, config.adminToken);

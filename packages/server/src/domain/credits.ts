@@ -2,8 +2,8 @@ import type { BalanceRecord, LotRecord, LotSource, Metadata, TransactionRecord, 
 import { findTransactionByKey, getTransaction, listRefundsOf } from "../store/repo/transactions.ts";
 import { getLots } from "../store/repo/lots.ts";
 import { getPrice } from "../store/repo/prices.ts";
-import { lockBalance, lockBalanceOf } from "../store/repo/balances.ts";
-import { readForSpend } from "../store/repo/ledger-reads.ts";
+import { lockBalance } from "../store/repo/balances.ts";
+import { lockForSpend, readForSpend } from "../store/repo/ledger-reads.ts";
 import { assert, notFound, TallyError, validationError } from "./errors.ts";
 import { accountLane, inTransaction, Rollback, type Scope } from "./context.ts";
 import { checkAccountRef, resolveForWrite, requireAccount, type AccountRef } from "./accounts.ts";
@@ -186,16 +186,19 @@ export async function deduct(scope: Scope, input: DeductInput, type: "deduct" | 
       await requireAccount(tx, scope.appId, input); // an unknown account is the first thing to say
       throw error;
     });
-    // The hot path: one statement finds the account's balance row and locks it. Only an account
-    // that has never had credits in this unit (or does not exist) takes the long way.
-    let locked = await lockBalanceOf(tx, scope.appId, input, unit);
-    if (locked === undefined) {
+    // The hot path: one statement finds the account's balance row and locks it, the next reads
+    // the key and the lots under that lock (see awaitFirstAttempt). Only an account that has
+    // never had credits in this unit (or does not exist) takes the long way. A dry run answers
+    // whatever the key.
+    const key = input.dryRun === true ? undefined : input.idempotencyKey;
+    let start = await lockForSpend(tx, scope.appId, input, unit, key);
+    if (start === undefined) {
       const account = await requireAccount(tx, scope.appId, input);
-      locked = await lockBalance(tx, scope.appId, account.id, unit, nowMs);
+      const balance = await lockBalance(tx, scope.appId, account.id, unit, nowMs);
+      start = { balance, ...(await readForSpend(tx, scope.appId, key, account.id, unit)) };
     }
+    const { balance: locked, existing, lots } = start;
     const accountId = locked.accountId;
-    // The lock is already held here: see awaitFirstAttempt. A dry run answers whatever the key.
-    const { existing, lots } = await readForSpend(tx, scope.appId, input.dryRun === true ? undefined : input.idempotencyKey, accountId, unit);
     if (existing !== undefined) {
       assertSameOperation(existing, { types: [type], accountId, amount, unit });
       return { transaction: existing, balance: await currentBalance(ctx, accountId, existing.unit), alreadyProcessed: true };

@@ -5,6 +5,8 @@ import { PostgresDatabase } from "./postgres/database.ts";
 export interface OpenOptions {
   readonly synchronous?: "FULL" | "NORMAL" | "OFF";
   readonly poolSize?: number;
+  /** PostgreSQL batches that may run at once (see PostgresOptions.lanes). */
+  readonly lanes?: number;
 }
 
 /**
@@ -12,7 +14,7 @@ export interface OpenOptions {
  */
 export function openDatabase(url: string, options: OpenOptions = {}): Database {
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
-    return new PostgresDatabase({ connectionString: url, ...(options.poolSize ? { poolSize: options.poolSize } : {}) });
+    return new PostgresDatabase({ connectionString: url, ...(options.poolSize ? { poolSize: options.poolSize } : {}), ...(options.lanes ? { lanes: options.lanes } : {}) });
   }
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");

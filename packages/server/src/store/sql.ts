@@ -10,6 +10,41 @@ export interface Sql {
   all<T extends object>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   get<T extends object>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
   run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }>;
+  /**
+   * The rows this transaction holds locked, where locks are per row and several transactions run
+   * at once (PostgreSQL); absent on SQLite, whose writer runs alone.
+   */
+  readonly heldLocks?: HeldLocks;
+}
+
+/**
+ * The rows a transaction has locked, by name, with the account each belongs to: a later read of
+ * one in the same transaction needs no lock of its own.
+ */
+export class HeldLocks {
+  private readonly accounts = new Map<string, string>();
+  /** In the order taken, so a rolled-back savepoint's can be forgotten. */
+  private readonly order: string[] = [];
+
+  /** The account whose row `name` is, when this transaction holds it. */
+  accountOf(name: string): string | undefined {
+    return this.accounts.get(name);
+  }
+
+  add(name: string, accountId: string): void {
+    if (this.accounts.has(name)) return;
+    this.accounts.set(name, accountId);
+    this.order.push(name);
+  }
+
+  /** A mark to roll back to: locks taken after it are released with a savepoint's rollback. */
+  get mark(): number {
+    return this.order.length;
+  }
+
+  rollbackTo(mark: number): void {
+    while (this.order.length > mark) this.accounts.delete(this.order.pop()!);
+  }
 }
 
 export interface Dialect {

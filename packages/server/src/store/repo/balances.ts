@@ -1,7 +1,7 @@
 import type { Sql } from "../sql.ts";
 import type { BalanceRecord } from "../records.ts";
 
-interface BalanceRow {
+export interface BalanceRow {
   account_id: string;
   unit: string;
   balance: number;
@@ -10,7 +10,7 @@ interface BalanceRow {
   commerce_flags?: number;
 }
 
-const toBalance = (r: BalanceRow): BalanceRecord => ({
+export const toBalance = (r: BalanceRow): BalanceRecord => ({
   accountId: r.account_id,
   unit: r.unit,
   balance: Number(r.balance),
@@ -19,11 +19,25 @@ const toBalance = (r: BalanceRow): BalanceRecord => ({
   commerceFlags: Number(r.commerce_flags ?? 0),
 });
 
-function selectForUpdate(tx: Sql, appId: string, accountId: string, unit: string): Promise<BalanceRow | undefined> {
-  return tx.get<BalanceRow>(
+/** How `Sql.heldLocks` names an account's balance row in a unit, by account id or by external id. */
+export function balanceLockName(appId: string, ref: { accountId?: string | undefined; externalId?: string | undefined }, unit: string): string {
+  return ref.accountId !== undefined ? `${appId}|id|${ref.accountId}|${unit}` : `${appId}|ext|${ref.externalId ?? ""}|${unit}`;
+}
+
+/** Notes a balance row locked by `tx`, under every name the caller may ask for it by. */
+function noteLocked(tx: Sql, appId: string, row: BalanceRow, externalId?: string): void {
+  if (tx.heldLocks === undefined) return;
+  tx.heldLocks.add(balanceLockName(appId, { accountId: row.account_id }, row.unit), row.account_id);
+  if (externalId !== undefined) tx.heldLocks.add(balanceLockName(appId, { externalId }, row.unit), row.account_id);
+}
+
+async function selectForUpdate(tx: Sql, appId: string, accountId: string, unit: string): Promise<BalanceRow | undefined> {
+  const row = await tx.get<BalanceRow>(
     `SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?${tx.dialect.forUpdate}`,
     [appId, accountId, unit],
   );
+  if (row !== undefined) noteLocked(tx, appId, row);
+  return row;
 }
 
 /**
@@ -60,7 +74,9 @@ export async function lockBalanceOf(tx: Sql, appId: string, ref: { accountId?: s
            WHERE a.app_id = ? AND a.external_id = ?${tx.dialect.forUpdateOf("b")}`,
           [unit, appId, ref.externalId ?? ""],
         );
-  return row === undefined ? undefined : toBalance(row);
+  if (row === undefined) return undefined;
+  if (ref.accountId === undefined) noteLocked(tx, appId, row, ref.externalId);
+  return toBalance(row);
 }
 
 /**
@@ -75,7 +91,9 @@ export async function lockBalanceOfReservation(tx: Sql, appId: string, reservati
      WHERE r.app_id = ? AND r.rsv_id = ?${tx.dialect.forUpdateOf("b")}`,
     [appId, reservationId],
   );
-  return row === undefined ? undefined : toBalance(row);
+  if (row === undefined) return undefined;
+  noteLocked(tx, appId, row);
+  return toBalance(row);
 }
 
 /**
