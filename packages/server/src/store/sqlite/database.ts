@@ -39,7 +39,7 @@ const WAL_TRANSACTIONS_MAX = 5 * WAL_RESTART_EVERY_TRANSACTIONS;
  * a temporary page number beyond the end of the file, then truncates the cache back to the file's
  * size), and the memory counts against the server's footprint.
  */
-const WRITER_CACHE_KIB = -32_768;
+const WRITER_CACHE_KIB = -8192;
 const READER_CACHE_KIB = -16_384;
 
 export interface SqliteOptions {
