@@ -37,6 +37,19 @@ export class Metrics {
     });
   }
 
+  private readonly ledgerChildren = new Map<string, { inc: () => void }>();
+
+  /** Counts one ledger operation; each (operation, outcome) is resolved to its counter once. */
+  countLedgerOperation(operation: string, outcome: string): void {
+    const key = `${operation} ${outcome}`;
+    let child = this.ledgerChildren.get(key);
+    if (child === undefined) {
+      child = this.ledgerOperations.labels({ operation, outcome });
+      this.ledgerChildren.set(key, child);
+    }
+    child.inc();
+  }
+
   /**
    * Each (method, route, status) resolved to its children once: prom-client would otherwise
    * hash the label object on every request. Routes are the registered patterns, so the map is

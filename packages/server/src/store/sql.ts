@@ -96,6 +96,22 @@ export interface ChangeFeed {
   close(): Promise<void>;
 }
 
+/**
+ * A statement whose text depends on the dialect, built once per dialect: statements are cached
+ * by their text, and a text built on every call costs hashing it again every time.
+ */
+export function perDialect(build: (dialect: Dialect) => string): (dialect: Dialect) => string {
+  const built = new Map<string, string>();
+  return (dialect) => {
+    let sql = built.get(dialect.name);
+    if (sql === undefined) {
+      sql = build(dialect);
+      built.set(dialect.name, sql);
+    }
+    return sql;
+  };
+}
+
 /** A unique-constraint violation, recognised the same way on both databases. */
 export function isUniqueViolation(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;

@@ -61,7 +61,7 @@ export function creditRoutes(r: Router, deps: RouteDeps): void {
         source: body.source as credits.GrantInput["source"],
         idempotencyKey: ledgerKey(body, idempotencyKey),
       });
-      deps.metrics.ledgerOperations.inc({ operation: "grant", outcome: result.alreadyProcessed ? "replayed" : "ok" });
+      deps.metrics.countLedgerOperation("grant", result.alreadyProcessed ? "replayed" : "ok");
       return { transaction: present.transaction(result.transaction), grant: present.grant(result.grant), balance: present.balance(result.balance), alreadyProcessed: result.alreadyProcessed };
     },
   );
@@ -93,7 +93,7 @@ export function creditRoutes(r: Router, deps: RouteDeps): void {
         status(200);
         return { ...result, allocations: result.allocations.map(present.allocation), balance: present.balance(result.balance) };
       }
-      deps.metrics.ledgerOperations.inc({ operation: "deduct", outcome: result.alreadyProcessed ? "replayed" : "ok" });
+      deps.metrics.countLedgerOperation("deduct", result.alreadyProcessed ? "replayed" : "ok");
       return { transaction: present.transaction(result.transaction), balance: present.balance(result.balance), alreadyProcessed: result.alreadyProcessed };
     },
   );
@@ -115,7 +115,7 @@ export function creditRoutes(r: Router, deps: RouteDeps): void {
     },
     async ({ scope, body, idempotencyKey }) => {
       const result = await credits.refund(scope, { ...body, idempotencyKey: ledgerKey(body, idempotencyKey) });
-      deps.metrics.ledgerOperations.inc({ operation: "refund", outcome: result.alreadyProcessed ? "replayed" : "ok" });
+      deps.metrics.countLedgerOperation("refund", result.alreadyProcessed ? "replayed" : "ok");
       return { transaction: present.transaction(result.transaction), balance: present.balance(result.balance), alreadyProcessed: result.alreadyProcessed };
     },
   );

@@ -1,4 +1,4 @@
-import type { Sql } from "../sql.ts";
+import { perDialect, type Sql } from "../sql.ts";
 import type { BalanceRecord } from "../records.ts";
 
 export interface BalanceRow {
@@ -31,11 +31,24 @@ function noteLocked(tx: Sql, appId: string, row: BalanceRow, externalId?: string
   if (externalId !== undefined) tx.heldLocks.add(balanceLockName(appId, { externalId }, row.unit), row.account_id);
 }
 
+const LOCK_BY_ID = perDialect(
+  (d) => `SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?${d.forUpdate}`,
+);
+
+const LOCK_BY_EXTERNAL_ID = perDialect(
+  (d) => `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags FROM accounts a
+   JOIN balances b ON b.app_id = a.app_id AND b.account_id = a.account_id AND b.unit = ?
+   WHERE a.app_id = ? AND a.external_id = ?${d.forUpdateOf("b")}`,
+);
+
+const LOCK_BY_RESERVATION = perDialect(
+  (d) => `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags FROM reservations r
+   JOIN balances b ON b.app_id = r.app_id AND b.account_id = r.account_id AND b.unit = r.unit
+   WHERE r.app_id = ? AND r.rsv_id = ?${d.forUpdateOf("b")}`,
+);
+
 async function selectForUpdate(tx: Sql, appId: string, accountId: string, unit: string): Promise<BalanceRow | undefined> {
-  const row = await tx.get<BalanceRow>(
-    `SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?${tx.dialect.forUpdate}`,
-    [appId, accountId, unit],
-  );
+  const row = await tx.get<BalanceRow>(LOCK_BY_ID(tx.dialect), [appId, accountId, unit]);
   if (row !== undefined) noteLocked(tx, appId, row);
   return row;
 }
@@ -68,12 +81,7 @@ export async function lockBalanceOf(tx: Sql, appId: string, ref: { accountId?: s
   const row =
     ref.accountId !== undefined
       ? await selectForUpdate(tx, appId, ref.accountId, unit)
-      : await tx.get<BalanceRow>(
-          `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags FROM accounts a
-           JOIN balances b ON b.app_id = a.app_id AND b.account_id = a.account_id AND b.unit = ?
-           WHERE a.app_id = ? AND a.external_id = ?${tx.dialect.forUpdateOf("b")}`,
-          [unit, appId, ref.externalId ?? ""],
-        );
+      : await tx.get<BalanceRow>(LOCK_BY_EXTERNAL_ID(tx.dialect), [unit, appId, ref.externalId ?? ""]);
   if (row === undefined) return undefined;
   if (ref.accountId === undefined) noteLocked(tx, appId, row, ref.externalId);
   return toBalance(row);
@@ -85,12 +93,7 @@ export async function lockBalanceOf(tx: Sql, appId: string, ref: { accountId?: s
  * `readForSpend` on why reads follow the lock).
  */
 export async function lockBalanceOfReservation(tx: Sql, appId: string, reservationId: string): Promise<BalanceRecord | undefined> {
-  const row = await tx.get<BalanceRow>(
-    `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags FROM reservations r
-     JOIN balances b ON b.app_id = r.app_id AND b.account_id = r.account_id AND b.unit = r.unit
-     WHERE r.app_id = ? AND r.rsv_id = ?${tx.dialect.forUpdateOf("b")}`,
-    [appId, reservationId],
-  );
+  const row = await tx.get<BalanceRow>(LOCK_BY_RESERVATION(tx.dialect), [appId, reservationId]);
   if (row === undefined) return undefined;
   noteLocked(tx, appId, row);
   return toBalance(row);

@@ -158,16 +158,20 @@ export class SqliteDatabase implements Database {
       }
       return statement;
     };
-    const normalize = (params: readonly SqlValue[] | undefined): unknown[] =>
-      params === undefined ? [] : params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p));
+    // SQLite has no booleans; better-sqlite3 takes the parameters as one array (no spread).
+    const normalize = (params: readonly SqlValue[] | undefined): unknown[] => {
+      if (params === undefined) return [];
+      for (const p of params) if (typeof p === "boolean") return params.map((v) => (typeof v === "boolean" ? (v ? 1 : 0) : v));
+      return params as unknown[];
+    };
     return {
       dialect: SQLITE_DIALECT,
       all: async <T extends object>(sql: string, params?: readonly SqlValue[]) =>
-        prepare(sql).all(...normalize(params)) as T[],
+        prepare(sql).all(normalize(params)) as T[],
       get: async <T extends object>(sql: string, params?: readonly SqlValue[]) =>
-        prepare(sql).get(...normalize(params)) as T | undefined,
+        prepare(sql).get(normalize(params)) as T | undefined,
       run: async (sql: string, params?: readonly SqlValue[]) => {
-        const info = prepare(sql).run(...normalize(params));
+        const info = prepare(sql).run(normalize(params));
         return { changes: info.changes };
       },
     };
