@@ -1,36 +1,15 @@
-import type { Sql } from "../store/sql.ts";
 import type { BalanceRecord } from "../store/records.ts";
 import * as balances from "../store/repo/balances.ts";
-import { expiringNext } from "../store/repo/lots.ts";
+import { plainView, viewBalance, type BalanceView } from "./balance-view.ts";
 import { inTransaction, type Scope } from "./context.ts";
 import { checkAccountRef, requireAccount, type AccountRef } from "./accounts.ts";
 import { notFound } from "./errors.ts";
 import { UnitLedger, type LedgerContext } from "./unit-ledger.ts";
 
+export type { BalanceView } from "./balance-view.ts";
+export { viewBalance } from "./balance-view.ts";
+
 export const DEFAULT_UNIT = "credits";
-
-export interface BalanceView {
-  accountId: string;
-  unit: string;
-  balance: number;
-  reserved: number;
-  available: number;
-  expiringNext?: { amount: number; expiresAtMs: number };
-}
-
-function plainView(b: BalanceRecord): BalanceView {
-  return { accountId: b.accountId, unit: b.unit, balance: b.balance, reserved: b.reserved, available: b.balance - b.reserved };
-}
-
-/** The public view of a balance row; `expiringNext` only costs a query when something expires. */
-export async function viewBalance(q: Sql, appId: string, b: BalanceRecord, nowMs: number): Promise<BalanceView> {
-  const view = plainView(b);
-  if (b.nextDueAtMs !== null) {
-    const next = await expiringNext(q, appId, b.accountId, b.unit, nowMs);
-    if (next !== null) view.expiringNext = next;
-  }
-  return view;
-}
 
 /**
  * A balance as of now. A plain read, unless something fell due (a lot or hold expired) and no
@@ -64,7 +43,8 @@ export async function settledBalance(ctx: LedgerContext, accountId: string, unit
   if (row === undefined) return undefined;
   if (row.nextDueAtMs !== null && row.nextDueAtMs <= ctx.nowMs) {
     const ledger = await UnitLedger.open(ctx, accountId, unit);
-    return viewBalance(ctx.tx, ctx.appId, await ledger.finish(), ctx.nowMs);
+    await ledger.finish();
+    return ledger.view();
   }
   return viewBalance(ctx.tx, ctx.appId, row, ctx.nowMs);
 }

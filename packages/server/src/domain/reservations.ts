@@ -60,12 +60,12 @@ export async function reserve(scope: Scope, input: ReserveInput): Promise<Reserv
     // account that never had credits in this unit, or none at all, takes the long way.
     let locked = await lockBalanceOf(tx, appId, input, unit);
     if (locked === undefined) locked = await lockBalance(tx, appId, (await requireAccount(tx, appId, input)).id, unit, nowMs);
-    const account = { id: locked.accountId };
+    const accountId = locked.accountId;
     if (input.idempotencyKey !== undefined && input.dryRun !== true) {
       // The lock is held: a retry racing its own first attempt waits for it and then finds it (see credits.ts, awaitFirstAttempt).
       const existing = await repo.findReservationByKey(tx, appId, input.idempotencyKey);
       if (existing !== undefined) {
-        if (existing.accountId !== account.id || existing.amount !== amount || existing.unit !== unit) {
+        if (existing.accountId !== accountId || existing.amount !== amount || existing.unit !== unit) {
           throw new TallyError("IDEMPOTENCY_KEY_REUSED", `Idempotency key ${JSON.stringify(input.idempotencyKey)} was already used for reservation ${existing.id}`, {
             reservationId: existing.id,
           });
@@ -77,12 +77,12 @@ export async function reserve(scope: Scope, input: ReserveInput): Promise<Reserv
         return { reservation: current, balance, alreadyProcessed: true };
       }
     }
-    const ledger = await UnitLedger.open(ctx, account.id, unit, locked);
+    const ledger = await UnitLedger.open(ctx, accountId, unit, locked);
     if (input.dryRun === true) throw new Rollback(await dryRun(ctx, ledger, amount));
     const holds = await ledger.hold(amount);
     const reservation: ReservationRecord = {
       id: newId("reservation", nowMs),
-      accountId: account.id,
+      accountId,
       unit,
       amount,
       capturedAmount: 0,

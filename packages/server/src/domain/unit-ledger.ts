@@ -1,12 +1,12 @@
 import type { Sql } from "../store/sql.ts";
 import type { Allocation, BalanceRecord, Hold, LotRecord, LotSource, Metadata, ReservationRecord, TransactionRecord, TransactionType } from "../store/records.ts";
 import { lockBalance } from "../store/repo/balances.ts";
-import { expiringNext, getLots, insertLot, listSpendableLots, saveLot } from "../store/repo/lots.ts";
+import { getLots, insertLot, listSpendableLots, saveLot } from "../store/repo/lots.ts";
 import { insertTransaction } from "../store/repo/transactions.ts";
 import { writeLedger } from "../store/repo/ledger-writes.ts";
 import { listExpiredHeld, saveReservation } from "../store/repo/reservations.ts";
 import { nextDueTime } from "../store/repo/ledger-reads.ts";
-import type { BalanceView } from "./balances.ts";
+import { plainView, viewBalance, type BalanceView } from "./balance-view.ts";
 import { assert, insufficientCredits, TallyError } from "./errors.ts";
 import { isExpired, planBurn } from "./burn-order.ts";
 import { LIMITS } from "./limits.ts";
@@ -395,12 +395,12 @@ export class UnitLedger {
    * When every live lot is in hand, `expiringNext` is worked out from them; else it is read.
    */
   async view(): Promise<BalanceView> {
-    const b = this.state;
-    const view: BalanceView = { accountId: b.accountId, unit: b.unit, balance: b.balance, reserved: b.reserved, available: b.balance - b.reserved };
-    // No due time: nothing expires (the due time is the earliest expiry of a live lot or hold).
-    if (b.nextDueAtMs === null) return view;
-    const next = this.spendableLoaded ? this.expiringNextInHand() : await expiringNext(this.ctx.tx, this.ctx.appId, b.accountId, b.unit, this.ctx.nowMs);
-    if (next !== null) view.expiringNext = next;
+    if (!this.spendableLoaded) return viewBalance(this.ctx.tx, this.ctx.appId, this.state, this.ctx.nowMs);
+    const view = plainView(this.state);
+    if (this.state.nextDueAtMs !== null) {
+      const next = this.expiringNextInHand();
+      if (next !== null) view.expiringNext = next;
+    }
     return view;
   }
 

@@ -130,7 +130,7 @@ export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void
 }
 
 /** Runs `step` and calls `done` when it has finished: at once if it was synchronous. */
-export function settle(step: () => void | Promise<void>, done: (error?: Error) => void): void {
+function settle(step: () => void | Promise<void>, done: (error?: Error) => void): void {
   let pending: void | Promise<void>;
   try {
     pending = step();

@@ -21,7 +21,7 @@ const WAL_RESTART_EVERY_TRANSACTIONS = 4 * CHECKPOINT_EVERY_TRANSACTIONS;
 
 /**
  * The writer pauses for that last checkpoint only when few transactions are left to copy (those
- * committed while the previous checkpoint ran), so the pause lasts about a millisecond.
+ * committed while the previous checkpoint ran), so the pause lasts a few milliseconds.
  */
 const CHECKPOINT_CATCH_UP_TRANSACTIONS_MAX = 128;
 
