@@ -116,13 +116,18 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     const config = request.routeOptions.config;
     if (!MUTATING.has(request.method) || config?.idempotent === false || config?.auth === "public" || request.headers["idempotency-key"] === undefined) return done();
     const appId = request.scope?.appId ?? "_admin";
-    // A replay or conflict is answered by `begin` itself; the chain must then stop quietly.
-    idempotency.begin(request, reply, appId).then((answered) => (answered ? undefined : done()), done);
+    // A replay or conflict is answered by `begin` itself; Fastify then stops the chain (as for
+    // an async hook, whose promise this is).
+    return idempotency.begin(request, reply, appId).then(() => undefined);
   });
 
   app.addHook("onSend", (request, reply, payload, done) => {
     if (request.idempotency === undefined || request.idempotency.replayed) return done(null, payload);
-    idempotency.finish(request, reply.statusCode, typeof payload === "string" ? payload : String(payload ?? "")).then(() => done(null, payload), done);
+    // Work to wait for: hand Fastify a promise rather than calling `done` later. Fastify then
+    // sends the payload under its own guard: the reply may have gone out meanwhile (a client that
+    // hung up, a body that was too large), and a throw from sending it must not escape as an
+    // unhandled rejection, which would end the process.
+    return idempotency.finish(request, reply.statusCode, typeof payload === "string" ? payload : String(payload ?? "")).then(() => payload);
   });
 
   app.addHook("onResponse", (request, reply, done) => {

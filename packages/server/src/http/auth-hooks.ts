@@ -97,7 +97,8 @@ export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void
   });
 
   // Callback-style hooks with a synchronous path: on the hot path (a cached secret key) nothing
-  // here allocates a promise or waits a microtask.
+  // here allocates a promise or waits a microtask. When there is something to wait for, the hook
+  // returns the promise and Fastify continues as it does for an async hook.
   app.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
     const auth = request.routeOptions.config?.auth;
@@ -107,7 +108,7 @@ export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void
       request.hmacPending = true;
       return done();
     }
-    settle(() => {
+    return settle(() => {
       const cached = authenticator.cachedPrincipal(header);
       if (cached !== undefined) return admit(request, cached);
       return authenticator.authenticate(header, tallyAppHeader(request)).then((principal) => admit(request, principal));
@@ -116,7 +117,7 @@ export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void
 
   app.addHook("preValidation", (request, _reply, done) => {
     if (request.hmacPending !== true) return done();
-    settle(
+    return settle(
       () =>
         authenticator
           .authenticateHmac(request.headers.authorization!, { method: request.method, pathWithQuery: request.url, body: request.rawBody ?? "" })
@@ -129,8 +130,12 @@ export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void
   });
 }
 
-/** Runs `step` and calls `done` when it has finished: at once if it was synchronous. */
-function settle(step: () => void | Promise<void>, done: (error?: Error) => void): void {
+/**
+ * Runs `step`: when it finishes synchronously, calls `done` (with its error, if it threw) and
+ * returns nothing; when it returns a promise, returns that promise for Fastify to wait on, as for
+ * an async hook, and leaves `done` alone.
+ */
+function settle(step: () => void | Promise<void>, done: (error?: Error) => void): void | Promise<void> {
   let pending: void | Promise<void>;
   try {
     pending = step();
@@ -138,5 +143,5 @@ function settle(step: () => void | Promise<void>, done: (error?: Error) => void)
     return done(error as Error);
   }
   if (pending === undefined) return done();
-  pending.then(() => done(), done);
+  return pending;
 }

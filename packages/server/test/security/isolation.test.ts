@@ -226,7 +226,10 @@ for (const { kind, available } of DATABASES) {
       expect(mine.body.id).not.toBe(a.accountId);
       expectStatus(await asB("PUT", "/v1/prices/op.iso", { unit: "credits", amount: 99 }), 200);
       const aPrices = await h.api("GET", "/v1/prices");
-      expect(JSON.stringify(aPrices.body)).not.toContain("99");
+      // A's own price for the key is untouched: still its 2, not B's 99 (compared as numbers: "99"
+      // as a substring would also match the random part of an id).
+      const aIso = (aPrices.body.items as Array<{ key: string; amount: number | null }>).filter((p) => p.key === "op.iso");
+      expect(aIso.map((p) => p.amount)).toEqual([2]);
       expect((await h.api("GET", `/v1/accounts/by-external-id/${a.externalId}`)).body.name).toBeNull();
     });
 

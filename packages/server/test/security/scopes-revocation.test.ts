@@ -4,6 +4,7 @@ import { call } from "../support/http.ts";
 import { expectError, expectStatus } from "../http/expect.ts";
 import { startTestServer, type TestServer } from "../../src/testing.ts";
 import { SECURITY_ENV } from "./support.ts";
+import { KEY_CACHE_TTL_MS } from "../../src/auth/key-cache.ts";
 
 for (const { kind, available } of DATABASES) {
   describe.skipIf(!available)(`key scopes and revocation on ${kind}`, () => {
@@ -70,12 +71,26 @@ for (const { kind, available } of DATABASES) {
       expectError(await call(first.url, key, "GET", `/v1/accounts/${accountId}`), 403, "FORBIDDEN");
     });
 
-    it("revokes a key on the next request, on every server process, and says 401 like for an unknown key", async () => {
+    it("revokes a key on the next request of the revoking process, on every other process within the key cache's second, and says 401 like for an unknown key", async () => {
       const { id, key } = await newKey(["read", "write", "admin"]);
+      // Both processes now hold the key in their caches.
+      expectStatus(await call(first.url, key, "GET", "/v1/app"), 200);
       expectStatus(await call(second.url, key, "GET", "/v1/app"), 200);
       const revoked = await call(first.url, secretKey, "DELETE", `/v1/api-keys/${id}`);
+      const revokedAtMs = Date.now();
       expectStatus(revoked, 200);
       expect(revoked.body.revokedAt).not.toBeNull();
+      // The revoking process forgets its cached keys before it answers: refused at once.
+      expectError(await call(first.url, key, "GET", "/v1/app"), 401, "UNAUTHENTICATED");
+      // Another process learns of it from PostgreSQL's notification (normally within a
+      // millisecond or two) and at the latest when its cached copy expires (KEY_CACHE_TTL_MS).
+      let refusedAfterMs = -1;
+      while (refusedAfterMs < 0 && Date.now() - revokedAtMs < KEY_CACHE_TTL_MS + 500) {
+        if ((await call(second.url, key, "GET", "/v1/app")).status === 401) refusedAfterMs = Date.now() - revokedAtMs;
+        else await new Promise((r) => setTimeout(r, 2));
+      }
+      expect(refusedAfterMs).toBeGreaterThanOrEqual(0);
+      expect(refusedAfterMs).toBeLessThanOrEqual(KEY_CACHE_TTL_MS);
       for (const server of [second, first]) {
         const res = await call(server.url, key, "GET", "/v1/app");
         expectError(res, 401, "UNAUTHENTICATED");
