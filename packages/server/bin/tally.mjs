@@ -6,6 +6,11 @@
 // Without esbuild (an install without dev dependencies) and without a bundle, the sources run
 // through tsx instead.
 import { BUNDLE, bundle, bundleIsStale } from "../scripts/bundle.mjs";
+import { buildNative } from "../scripts/build-native.mjs";
+
+// The WAL-coalescing SQLite shim (native/wal-coalesce.c), rebuilt when its source is newer; the
+// server runs without it when no C compiler is there.
+buildNative();
 
 let entry = BUNDLE;
 if (bundleIsStale()) {

@@ -3,6 +3,7 @@ import { closeSync, fdatasync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Database, Dialect, Sql, SqlValue, TransactionOptions } from "../sql.ts";
 import { Checkpointer } from "./checkpointer.ts";
+import { ensureWalCoalescing } from "./wal-coalesce.ts";
 
 const SQLITE_DIALECT: Dialect = { name: "sqlite", forUpdate: "", forUpdateOf: () => "" };
 
@@ -108,6 +109,7 @@ export class SqliteDatabase implements Database {
 
   constructor(options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    ensureWalCoalescing();
     this.db = new BetterSqlite3(options.path);
     this.db.pragma("journal_mode = WAL");
     const synchronous = options.synchronous ?? "FULL";
