@@ -4,6 +4,10 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { buildNative } from "../packages/server/scripts/build-native.mjs";
+
+// The SQLite WAL shim the tests load, rebuilt if its source changed since the install built it.
+buildNative();
 
 const out = join(process.cwd(), ".tmp", "vitest-report.json");
 mkdirSync(join(process.cwd(), ".tmp"), { recursive: true });
