@@ -1,5 +1,6 @@
 /*
- * wal-coalesce: a SQLite VFS shim that writes each commit to the WAL with one write call.
+ * wal-coalesce: a SQLite VFS shim that writes each commit to the WAL with one write call, and
+ * paces the checkpoints' writes to the database file (see WRITEBACK_EVERY_BYTES).
  *
  * Why: SQLite appends a commit to the WAL frame by frame, two pwrite() calls per page (a 24-byte
  * frame header, then the page). A Tally batch commits 50-200 pages, so 100-400 system calls per
@@ -31,8 +32,11 @@
  * Built by scripts/build-native.mjs; loaded once per process by the SQLite store, which falls back
  * to SQLite's own VFS when the library is missing (no C compiler at install).
  */
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "sqlite3ext.h"
 SQLITE_EXTENSION_INIT1
 
@@ -40,6 +44,18 @@ SQLITE_EXTENSION_INIT1
 /* A WAL frame header; the WAL header is 32 bytes and a page at least 512, so a write of exactly
  * this size is a frame header (https://www.sqlite.org/fileformat.html#walformat). */
 #define FRAME_HEADER_BYTES 24
+/*
+ * Checkpoint pacing. In WAL mode only checkpoints write the database file: they copy thousands of
+ * pages into the page cache in milliseconds, then fsync, and the disk's queue fills with those
+ * writes just when the writer needs its small WAL fdatasync (measured: WAL sync p99 6-8 ms, max
+ * 15-25 ms while a checkpoint flushed, against 0.8 ms p50). Writing back and waiting for every
+ * 256 KiB as the checkpoint goes (Linux sync_file_range, what PostgreSQL's
+ * checkpoint_flush_after does) keeps at most that much of a checkpoint in the disk's queue at a
+ * time, and leaves little for the fsync that ends it. It runs on the checkpoint's thread and
+ * changes no guarantee: durability still comes from the fsync. The benchmark's half-load p99
+ * fell from 17.5-18 ms to 8.9-9.3 ms with it, with no change in peak throughput.
+ */
+#define WRITEBACK_EVERY_BYTES (256 * 1024)
 /* A buffer past this many bytes is written out before it grows further (a large transaction
  * spilling pages); it only bounds memory, correctness does not depend on it. */
 #define BUFFER_BYTES_MAX (8 * 1024 * 1024)
@@ -61,12 +77,16 @@ struct WalFile {
 };
 
 /* A connection's main database file: passes everything through, flushing its WAL first where
- * SQLite publishes or ends a commit. */
+ * SQLite publishes or ends a commit, and pacing the writeback of what checkpoints write. */
 struct DbFile {
   sqlite3_file base;
   sqlite3_file *real;
   WalFile *wal;
+  const char *path;       /* valid until close (SQLite's guarantee for xOpen's name) */
+  int writebackFd;        /* our own descriptor for sync_file_range, -1 until first needed */
+  sqlite3_int64 bytesSinceWriteback;
 };
+
 
 static sqlite3_vfs *realVfs = 0;
 static sqlite3_vfs shimVfs;
@@ -76,6 +96,7 @@ static sqlite3_io_methods dbMethods;
 /* Counters for tests and diagnostics (process-wide, approximate under threads). */
 static sqlite3_int64 statWrites = 0;  /* writes SQLite asked for on WAL files */
 static sqlite3_int64 statFlushes = 0; /* writes handed to the real WAL files */
+static sqlite3_int64 statWritebacks = 0; /* paced writebacks of database files (checkpoints) */
 
 /* The unix VFS writes at most 128 KiB - 1 bytes per call (it masks the length with 0x1ffff). */
 #define WRITE_CHUNK_BYTES (124 * 1024)
@@ -213,13 +234,32 @@ static int walDeviceCharacteristics(sqlite3_file *file) {
 static int dbClose(sqlite3_file *file) {
   DbFile *d = (DbFile *)file;
   int flushRc = flushWalOf(d);
+  if (d->writebackFd >= 0) close(d->writebackFd);
+  d->writebackFd = -1;
   if (d->wal != 0) d->wal->db = 0;
   d->wal = 0;
   int rc = d->real->pMethods->xClose(d->real);
   return flushRc != SQLITE_OK ? flushRc : rc;
 }
 static int dbRead(sqlite3_file *f, void *o, int n, sqlite3_int64 off) { return REAL(f)->pMethods->xRead(REAL(f), o, n, off); }
-static int dbWrite(sqlite3_file *f, const void *o, int n, sqlite3_int64 off) { return REAL(f)->pMethods->xWrite(REAL(f), o, n, off); }
+static int dbWrite(sqlite3_file *f, const void *o, int n, sqlite3_int64 off) {
+  int rc = REAL(f)->pMethods->xWrite(REAL(f), o, n, off);
+#ifdef __linux__
+  DbFile *d = (DbFile *)f;
+  if (rc == SQLITE_OK && d->path != 0) {
+    d->bytesSinceWriteback += n;
+    if (d->bytesSinceWriteback >= WRITEBACK_EVERY_BYTES) {
+      d->bytesSinceWriteback = 0;
+      if (d->writebackFd < 0) d->writebackFd = open(d->path, O_RDONLY | O_CLOEXEC);
+      if (d->writebackFd >= 0 &&
+          sync_file_range(d->writebackFd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) == 0) {
+        statWritebacks++;
+      }
+    }
+  }
+#endif
+  return rc;
+}
 static int dbTruncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
 static int dbSync(sqlite3_file *f, int flags) {
   FLUSH_OR_RETURN(flushWalOf((DbFile *)f));
@@ -285,6 +325,8 @@ static int shimOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int 
   if (isMainDb) {
     DbFile *d = (DbFile *)file;
     d->real = real;
+    d->path = name;
+    d->writebackFd = -1;
     file->pMethods = &dbMethods;
     return rc;
   }
@@ -318,11 +360,12 @@ static int shimSetSystemCall(sqlite3_vfs *v, const char *n, sqlite3_syscall_ptr 
 static sqlite3_syscall_ptr shimGetSystemCall(sqlite3_vfs *v, const char *n) { (void)v; return realVfs->xGetSystemCall(realVfs, n); }
 static const char *shimNextSystemCall(sqlite3_vfs *v, const char *n) { (void)v; return realVfs->xNextSystemCall(realVfs, n); }
 
-/* SELECT tally_wal_coalesce_stats() → 'writes,flushes' (WAL writes asked for, writes made). */
+/* SELECT tally_wal_coalesce_stats() → 'writes,flushes,writebacks' (WAL writes asked for, writes
+ * made, paced writebacks of database files). */
 static void statsFunction(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   (void)argv;
-  char *text = sqlite3_mprintf("%lld,%lld", statWrites, statFlushes);
+  char *text = sqlite3_mprintf("%lld,%lld,%lld", statWrites, statFlushes, statWritebacks);
   sqlite3_result_text(ctx, text, -1, sqlite3_free);
 }
 

@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 /*
  * The WAL-coalescing VFS (packages/server/native/wal-coalesce.c): SQLite appends a commit to the
  * WAL with two system calls per page; the shim hands each commit to the file in one write, before
- * SQLite publishes it. It is a loadable extension that registers itself as the process's default
+ * SQLite publishes it. It also paces checkpoints' writes to the database file, so they do not
+ * crowd the disk's queue in front of the WAL syncs that acknowledge requests. It is a loadable extension that registers itself as the process's default
  * VFS, so it must be loaded before the first connection opens; every connection opened afterwards
  * in this process (the writer, the reader, the checkpoint worker) uses it. Built at install
  * (`npm install` runs the server's build); without it SQLite writes frame by frame as usual.
@@ -41,12 +42,15 @@ export function ensureWalCoalescing(): WalCoalescing {
   return state;
 }
 
-/** WAL writes SQLite made in this process, and the writes the shim turned them into. */
-export function walCoalescingStats(db: BetterSqlite3.Database): { writes: number; flushes: number } | undefined {
+/**
+ * WAL writes SQLite made in this process, the writes the shim turned them into, and the paced
+ * writebacks of database files its checkpoints made.
+ */
+export function walCoalescingStats(db: BetterSqlite3.Database): { writes: number; flushes: number; writebacks: number } | undefined {
   try {
     const row = db.prepare("SELECT tally_wal_coalesce_stats() AS s").get() as { s: string };
-    const [writes, flushes] = row.s.split(",").map(Number);
-    return { writes: writes!, flushes: flushes! };
+    const [writes, flushes, writebacks] = row.s.split(",").map(Number);
+    return { writes: writes!, flushes: flushes!, writebacks: writebacks! };
   } catch {
     return undefined;
   }
