@@ -9,6 +9,7 @@ import { createApiKey, createApp } from "../domain/apps.ts";
 import { grant } from "../domain/credits.ts";
 import { getAccountBalance } from "../domain/balances.ts";
 import { SqliteDatabase } from "../store/sqlite/database.ts";
+import { ensureWalCoalescing } from "../store/sqlite/wal-coalesce.ts";
 import type { Database } from "../store/sql.ts";
 import type { KeyScope } from "../store/records.ts";
 import { spawn } from "node:child_process";
@@ -57,6 +58,9 @@ program
       process.stdout.write(lines.join("\n") + "\n");
     }
     process.stdout.write(`Tally listening on ${server.url} (database: ${config.databaseUrl.replace(/\/\/[^@]*@/, "//***@")})\n`);
+    const shim = config.databaseUrl.startsWith("sqlite:") ? ensureWalCoalescing() : undefined;
+    // Slower commits, same guarantees: worth a line, since nothing else would show it.
+    if (shim !== undefined && !shim.active) server.app.log.warn({ reason: shim.reason }, "SQLite runs without Tally's WAL shim (one write per commit, paced checkpoints)");
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;

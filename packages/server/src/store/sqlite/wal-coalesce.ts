@@ -6,10 +6,11 @@ import { fileURLToPath } from "node:url";
  * The WAL-coalescing VFS (packages/server/native/wal-coalesce.c): SQLite appends a commit to the
  * WAL with two system calls per page; the shim hands each commit to the file in one write, before
  * SQLite publishes it. It also paces checkpoints' writes to the database file, so they do not
- * crowd the disk's queue in front of the WAL syncs that acknowledge requests. It is a loadable extension that registers itself as the process's default
- * VFS, so it must be loaded before the first connection opens; every connection opened afterwards
- * in this process (the writer, the reader, the checkpoint worker) uses it. Built at install
- * (`npm install` runs the server's build); without it SQLite writes frame by frame as usual.
+ * crowd the disk's queue in front of the WAL syncs that acknowledge requests. It is a loadable
+ * extension that registers itself as the process's default VFS, so it must be loaded before the
+ * first connection opens; every connection opened afterwards in this process (the writer, the
+ * reader, the checkpoint worker) uses it. Built at install (`npm install` runs the server's
+ * build); without it SQLite writes frame by frame as usual, and `tally serve` logs a warning.
  */
 
 /** Where the library is, from the bundle (dist/tally.mjs) or from the sources (src/store/sqlite). */
