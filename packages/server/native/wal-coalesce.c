@@ -24,8 +24,9 @@
  *  - Every other operation on the WAL file (read, sync, truncate, size, close, file control) and
  *    every write that does not extend the buffer first flushes it, so the file as seen through the
  *    handle is exactly what SQLite wrote, in SQLite's order.
- *  - A failed flush fails the operation that triggered it (SQLITE_IOERR_WRITE) and drops the
- *    buffer, as a failed write would.
+ *  - A failed flush fails the operation that triggered it with the real file's error (e.g.
+ *    SQLITE_FULL) and drops the buffer, as a failed write would; only the barrier, which cannot
+ *    report an error, keeps the buffer for the next flush to retry and report.
  *  - Durability is unchanged: Tally syncs the WAL after COMMIT returns, by which time the commit
  *    was flushed; a flush also precedes any sync SQLite makes itself.
  *
@@ -52,8 +53,9 @@ SQLITE_EXTENSION_INIT1
  * 256 KiB as the checkpoint goes (Linux sync_file_range, what PostgreSQL's
  * checkpoint_flush_after does) keeps at most that much of a checkpoint in the disk's queue at a
  * time, and leaves little for the fsync that ends it. It runs on the checkpoint's thread and
- * changes no guarantee: durability still comes from the fsync. The benchmark's half-load p99
- * fell from 17.5-18 ms to 8.9-9.3 ms with it, with no change in peak throughput.
+ * changes no guarantee: durability still comes from the fsync. Measured effect on the
+ * benchmark's half-load p99 is mixed (17.5-18 -> 8.9-9.3 ms with W7 run right after W1, no clear
+ * change with W5 run in between; docs/performance.md), peak throughput unchanged.
  */
 #define WRITEBACK_EVERY_BYTES (256 * 1024)
 /* A buffer past this many bytes is written out before it grows further (a large transaction
