@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
@@ -195,22 +196,24 @@ async function probeFailure(spec: LoadSpec, next: () => Generated): Promise<stri
  * is measured and reported as `dispatchLateness`, and it still counts in every latency.
  */
 const TICKER_SOURCE = `
-const { workerData, parentPort } = require("node:worker_threads");
+const { parentPort } = require("node:worker_threads");
 const { performance } = require("node:perf_hooks");
-const { startAbsMs, intervalMs, total } = workerData;
-const cell = new Int32Array(new SharedArrayBuffer(4));
-const nowAbs = () => performance.timeOrigin + performance.now();
-let announced = 0;
-while (announced < total) {
-  const due = Math.min(total, Math.floor((nowAbs() - startAbsMs) / intervalMs) + 1);
-  if (due > announced) {
-    parentPort.postMessage(due);
-    announced = due;
+parentPort.once("message", ({ startAbsMs, intervalMs, total }) => {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const nowAbs = () => performance.timeOrigin + performance.now();
+  let announced = 0;
+  while (announced < total) {
+    const due = Math.min(total, Math.floor((nowAbs() - startAbsMs) / intervalMs) + 1);
+    if (due > announced) {
+      parentPort.postMessage(due);
+      announced = due;
+    }
+    // A few microseconds past the due time, so that the sender's own clock agrees it is due.
+    const waitMs = startAbsMs + announced * intervalMs + 0.005 - nowAbs();
+    if (waitMs > 0) Atomics.wait(cell, 0, 0, waitMs);
   }
-  // A few microseconds past the due time, so that the sender's own clock agrees it is due.
-  const waitMs = startAbsMs + announced * intervalMs + 0.005 - nowAbs();
-  if (waitMs > 0) Atomics.wait(cell, 0, 0, waitMs);
-}
+});
+parentPort.postMessage("ready");
 `;
 
 async function openLoop(spec: LoadSpec, durationS: number, phase: string): Promise<Measured> {
@@ -224,8 +227,12 @@ async function openLoop(spec: LoadSpec, durationS: number, phase: string): Promi
   const total = Math.floor(durationS * spec.rate);
   let scheduled = 0;
   let done = 0;
+  // The schedule starts once the ticker runs: a worker takes tens of milliseconds to boot, and
+  // requests due meanwhile would leave that late. The first is due 1 ms after the schedule is sent.
+  const ticker = new Worker(TICKER_SOURCE, { eval: true });
+  await once(ticker, "message");
   const start = performance.now() + 1;
-  const ticker = new Worker(TICKER_SOURCE, { eval: true, workerData: { startAbsMs: performance.timeOrigin + start, intervalMs: interval, total } });
+  ticker.postMessage({ startAbsMs: performance.timeOrigin + start, intervalMs: interval, total });
   await new Promise<void>((resolve) => {
     const dispatch = (c: Connection, dueAt: number): void => {
       m.dispatchLateness.record(performance.now() - dueAt);
