@@ -1,8 +1,9 @@
 import BetterSqlite3 from "better-sqlite3";
 import { closeSync, fdatasync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import type { Database, Dialect, Sql, SqlValue, TransactionOptions } from "../sql.ts";
+import type { Database, Dialect, Sql, TransactionOptions } from "../sql.ts";
 import { Checkpointer } from "./checkpointer.ts";
+import { StatementCache } from "./statements.ts";
 import { ensureWalCoalescing } from "./wal-coalesce.ts";
 
 const SQLITE_DIALECT: Dialect = { name: "sqlite", forUpdate: "", forUpdateOf: () => "" };
@@ -81,8 +82,6 @@ export class SqliteDatabase implements Database {
    * batch on the writer connection (whose savepoints may still roll back).
    */
   private readonly readerDb: BetterSqlite3.Database;
-  private readonly statements = new Map<string, BetterSqlite3.Statement>();
-  private readonly readerStatements = new Map<string, BetterSqlite3.Statement>();
   private readonly queue: QueuedTransaction[] = [];
   private draining = false;
   private closed = false;
@@ -149,36 +148,8 @@ export class SqliteDatabase implements Database {
       commit: this.db.prepare("COMMIT"),
       rollback: this.db.prepare("ROLLBACK"),
     };
-    this.executor = this.makeExecutor(this.db, this.statements);
-    this.readerExecutor = this.readerDb === this.db ? this.executor : this.makeExecutor(this.readerDb, this.readerStatements);
-  }
-
-  private makeExecutor(connection: BetterSqlite3.Database, cache: Map<string, BetterSqlite3.Statement>): Sql {
-    const prepare = (sql: string): BetterSqlite3.Statement => {
-      let statement = cache.get(sql);
-      if (statement === undefined) {
-        statement = connection.prepare(sql);
-        cache.set(sql, statement);
-      }
-      return statement;
-    };
-    // SQLite has no booleans; better-sqlite3 takes the parameters as one array (no spread).
-    const normalize = (params: readonly SqlValue[] | undefined): unknown[] => {
-      if (params === undefined) return [];
-      for (const p of params) if (typeof p === "boolean") return params.map((v) => (typeof v === "boolean" ? (v ? 1 : 0) : v));
-      return params as unknown[];
-    };
-    return {
-      dialect: SQLITE_DIALECT,
-      all: async <T extends object>(sql: string, params?: readonly SqlValue[]) =>
-        prepare(sql).all(normalize(params)) as T[],
-      get: async <T extends object>(sql: string, params?: readonly SqlValue[]) =>
-        prepare(sql).get(normalize(params)) as T | undefined,
-      run: async (sql: string, params?: readonly SqlValue[]) => {
-        const info = prepare(sql).run(normalize(params));
-        return { changes: info.changes };
-      },
-    };
+    this.executor = new StatementCache(this.db, SQLITE_DIALECT).sql;
+    this.readerExecutor = this.readerDb === this.db ? this.executor : new StatementCache(this.readerDb, SQLITE_DIALECT).sql;
   }
 
   /** Runs a DDL script (migrations). */
