@@ -7,13 +7,9 @@ import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { seedGrowth } from "./growth.ts";
+import { seed } from "./seed.ts";
 import type { LoadResult, LoadSpec } from "./load.ts";
 import type { LatencySummary } from "./stats.ts";
-import { openDatabase } from "../packages/server/src/store/open.ts";
-import { migrate } from "../packages/server/src/store/migrate.ts";
-import { createApp } from "../packages/server/src/domain/apps.ts";
-import { grant } from "../packages/server/src/domain/credits.ts";
-import { systemClock } from "../packages/server/src/domain/clock.ts";
 
 /**
  * `npm run bench`: starts everything it measures (a Tally server on SQLite, one on PostgreSQL, a
@@ -218,48 +214,6 @@ async function startEcho(): Promise<{ child: ChildProcess; port: number }> {
   const match = await waitForOutput(child, /listening on (\d+)/, "echo");
   pidByPort.set(Number(match[1]), child.pid!);
   return { child, port: Number(match[1]) };
-}
-
-interface Seeded {
-  appId: string;
-  secretKey: string;
-  accounts: string[];
-  hotAccount: string;
-}
-
-/**
- * One application and `count` accounts, each granted plenty of credits, written before the server
- * starts by the server's own ledger code (the same path `tally grant` takes), so the data is
- * exactly what the API would have made, in seconds rather than minutes of HTTP round trips.
- */
-async function seed(databaseUrl: string, count: number): Promise<Seeded> {
-  const started = Date.now();
-  const db = openDatabase(databaseUrl, { synchronous: "FULL", poolSize: 16 });
-  try {
-    await migrate(db);
-    const { app, secretKey } = await createApp(db, systemClock, "bench");
-    const scope = { db, clock: systemClock, appId: app.id };
-    const grantOne = async (externalId: string, amount: number): Promise<string> => {
-      const r = await grant(scope, { externalId, amount, unit: "credits", source: "purchase", idempotencyKey: `seed-${externalId}` });
-      return r.transaction.accountId;
-    };
-    const accounts = new Array<string>(count);
-    let next = 0;
-    // Many in flight at once, so the database's group commit writes them in large batches.
-    await Promise.all(
-      Array.from({ length: 256 }, async () => {
-        while (next < count) {
-          const i = next++;
-          accounts[i] = await grantOne(`bench-${i}`, 1_000_000_000);
-        }
-      }),
-    );
-    const hotAccount = await grantOne("bench-hot", 1_000_000_000_000);
-    log(`  seeded ${count.toLocaleString("en-US")} accounts + 1 hot account in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    return { appId: app.id, secretKey, accounts, hotAccount };
-  } finally {
-    await db.close();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -536,7 +490,7 @@ async function sqliteSuite(): Promise<void> {
   const dbPath = join(workDir, "tally.db");
   const databaseUrl = `sqlite:${dbPath}`;
   log(`\nSQLite (synchronous=FULL): ${dbPath}`);
-  const s = await seed(databaseUrl, options.accounts);
+  const s = await seed(databaseUrl, options.accounts, log);
   let server = await startTally("tally-sqlite", databaseUrl);
   const base = { host: "127.0.0.1", port: server.port, secretKey: s.secretKey, replayKeys: 0, rate: 0 };
 
@@ -624,7 +578,7 @@ async function postgresSuite(): Promise<void> {
   await recreateDatabase(t, true, true);
   const init = await runPgbench(t, ["-i", "-s", "10", "-q"], workDir);
   if (init.code !== 0) throw new Error(`pgbench -i failed:\n${init.output}`);
-  const s = await seed(t.databaseUrl, options.accounts);
+  const s = await seed(t.databaseUrl, options.accounts, log);
   const server = await startTally("tally-postgres", t.databaseUrl);
   try {
     const base = { host: "127.0.0.1", port: server.port, secretKey: s.secretKey, replayKeys: 0, rate: 0 };
