@@ -52,3 +52,15 @@ describe("SQLite statement cache", () => {
     expect(row).toEqual({ [name]: "a" });
   });
 });
+
+describe("SQLite statement parameters", () => {
+  it("binds a long parameter list (an IN of 5,000 ids) as well as a short one", async () => {
+    const { cache } = setup();
+    for (let k = 1; k <= 3; k++) await cache.sql.run("INSERT INTO t (k, v, flag) VALUES (?, ?, ?)", [k, `v${k}`, 0]);
+    const ids = Array.from({ length: 5000 }, (_, i) => i + 1);
+    const rows = await cache.sql.all<{ k: number }>(`SELECT k FROM t WHERE k IN (${ids.map(() => "?").join(", ")}) ORDER BY k`, ids);
+    expect(rows.map((r) => r.k)).toEqual([1, 2, 3]);
+    expect(await cache.sql.get(`SELECT COUNT(*) AS n FROM t WHERE k IN (${ids.map(() => "?").join(", ")})`, ids)).toEqual({ n: 3 });
+    expect(await cache.sql.run(`DELETE FROM t WHERE k IN (${ids.map(() => "?").join(", ")})`, ids)).toEqual({ changes: 3 });
+  });
+});

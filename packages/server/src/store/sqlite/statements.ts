@@ -43,7 +43,7 @@ export class StatementCache {
       dialect,
       all: async <T extends object>(sql: string, params?: readonly SqlValue[]) => this.all(sql, params) as T[],
       get: async <T extends object>(sql: string, params?: readonly SqlValue[]) => this.get(sql, params) as T | undefined,
-      run: async (sql: string, params?: readonly SqlValue[]) => ({ changes: this.prepare(sql).statement.run(...normalize(params)).changes }),
+      run: async (sql: string, params?: readonly SqlValue[]) => ({ changes: runWith(this.prepare(sql).statement, params).changes }),
     };
   }
 
@@ -75,7 +75,7 @@ export class StatementCache {
 
   private all(sql: string, params: readonly SqlValue[] | undefined): object[] {
     const entry = this.prepare(sql);
-    const rows = entry.statement.all(...normalize(params)) as unknown[][];
+    const rows = allWith(entry.statement, params) as unknown[][];
     if (entry.build === undefined) return rows as unknown as object[];
     const objects = new Array<object>(rows.length);
     for (let i = 0; i < rows.length; i++) objects[i] = this.toRow(entry, rows[i]!);
@@ -84,17 +84,37 @@ export class StatementCache {
 
   private get(sql: string, params: readonly SqlValue[] | undefined): object | undefined {
     const entry = this.prepare(sql);
-    const row = entry.statement.get(...normalize(params)) as unknown[] | undefined;
+    const row = getWith(entry.statement, params) as unknown[] | undefined;
     if (row === undefined || entry.build === undefined) return row as object | undefined;
     return this.toRow(entry, row);
   }
 }
 
 /**
- * SQLite has no booleans. The parameters go to better-sqlite3 spread as arguments: it reads each
- * from the call's arguments directly, where an array costs it a generic element lookup per
- * parameter (callgrind, a 17-parameter INSERT: 19.6k instructions against 25.9k).
+ * Parameters mostly go to better-sqlite3 spread as arguments: it reads each from the call's
+ * arguments directly, where an array costs it a generic element lookup per parameter (callgrind,
+ * a 17-parameter INSERT: 19.6k instructions against 25.9k). A long list (an `IN (…)` of many
+ * ids) goes as one array instead, which better-sqlite3 also takes, so no call nears the
+ * engine's limit on arguments.
  */
+const SPREAD_PARAMS_MAX = 256;
+
+function runWith(statement: BetterSqlite3.Statement, params: readonly SqlValue[] | undefined): BetterSqlite3.RunResult {
+  const values = normalize(params);
+  return values.length > SPREAD_PARAMS_MAX ? statement.run(values) : statement.run(...values);
+}
+
+function getWith(statement: BetterSqlite3.Statement, params: readonly SqlValue[] | undefined): unknown {
+  const values = normalize(params);
+  return values.length > SPREAD_PARAMS_MAX ? statement.get(values) : statement.get(...values);
+}
+
+function allWith(statement: BetterSqlite3.Statement, params: readonly SqlValue[] | undefined): unknown[] {
+  const values = normalize(params);
+  return values.length > SPREAD_PARAMS_MAX ? statement.all(values) : statement.all(...values);
+}
+
+/** SQLite has no booleans. */
 const NO_PARAMS: unknown[] = [];
 function normalize(params: readonly SqlValue[] | undefined): unknown[] {
   if (params === undefined) return NO_PARAMS;
