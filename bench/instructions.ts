@@ -11,14 +11,15 @@ import { seed } from "./seed.ts";
 /**
  * `npm run bench:instructions`: CPU instructions per operation, counted by valgrind's callgrind,
  * for the echo server and Tally's hot paths on SQLite. Wall-clock numbers on a shared 2-core
- * machine drift by tens of percent between runs of the same build; an instruction count of the
- * same build and workload repeats within about 2%, so it tells whether a change to the hot path
- * made it cheaper. It counts user-space instructions only (the kernel's share, system calls and
- * copies, is not in it) and the server runs ~50× slower under valgrind, so batches are as large
- * as the client's connection count allows (with the default 64, every batch is full): compare
- * builds with it, not with `npm run bench`. The main thread's count is the steady one (about 2%
- * between runs for a deduct); all threads together also count V8's background compiler and GC
- * and the checkpoints, which land in a window or not, and move by 20% or more.
+ * machine drift by tens of percent between runs of the same build; an instruction count does not
+ * depend on the machine's speed, though V8's garbage collector and tiering still land in a
+ * counted window or not: across runs of nearly the same code the main thread's count per deduct
+ * ranged over 483k–563k, and balance reads came out at ~170k or ~205k. So it is a profiling aid
+ * (with --keep, callgrind's per-function counts, which repeat exactly), not a meter for a 3%
+ * change. It counts user-space instructions only (the kernel's share, system calls and copies, is
+ * not in it) and the server runs ~50× slower under valgrind, so batches are as large as the
+ * client's connection count allows (with the default 64, every batch is full). All threads
+ * together also count V8's background compiler and GC and the checkpoints, and move by 20% or more.
  */
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");

@@ -64,3 +64,12 @@ describe("SQLite statement parameters", () => {
     expect(await cache.sql.run(`DELETE FROM t WHERE k IN (${ids.map(() => "?").join(", ")})`, ids)).toEqual({ changes: 3 });
   });
 });
+
+describe("SQLite statement cache bound", () => {
+  it("keeps answering correctly after more distinct statements than it caches (the oldest are dropped, then prepared again)", async () => {
+    const { cache } = setup();
+    await cache.sql.run("INSERT INTO t (k, v, flag) VALUES (1, 'a', 0)");
+    for (let i = 0; i < 2100; i++) expect(await cache.sql.get(`SELECT v, ${i} AS n FROM t WHERE k = ?`, [1])).toEqual({ v: "a", n: i });
+    expect(await cache.sql.get("SELECT v, 0 AS n FROM t WHERE k = ?", [1])).toEqual({ v: "a", n: 0 });
+  });
+});

@@ -11,7 +11,10 @@ interface Prepared {
   columnCount: number;
 }
 
-/** Statements cached per connection; far above what the code's fixed SQL needs. */
+/**
+ * Statements cached per connection; far above what the code's fixed SQL needs. Past it the
+ * oldest is dropped, so SQL that varies (an `IN` of n ids) cannot grow the cache without bound.
+ */
 const STATEMENTS_MAX = 2000;
 
 /**
@@ -66,7 +69,8 @@ export class StatementCache {
         statement.raw(true);
         this.refreshColumns(entry);
       }
-      if (this.prepared.size < STATEMENTS_MAX) this.prepared.set(sql, entry);
+      if (this.prepared.size >= STATEMENTS_MAX) this.prepared.delete(this.prepared.keys().next().value!);
+      this.prepared.set(sql, entry);
     }
     return entry;
   }
