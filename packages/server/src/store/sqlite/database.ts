@@ -107,6 +107,11 @@ export class SqliteDatabase implements Database {
   private restartDue = false;
   /** Transaction control, prepared once (a prepared SAVEPOINT costs a third of an exec'd one). */
   private readonly control: Record<"begin" | "savepoint" | "release" | "rollbackTo" | "commit" | "rollback", BetterSqlite3.Statement>;
+  /** The reader connection's BEGIN and COMMIT; undefined where reads share the writer's connection. */
+  private readonly readerControl: Record<"begin" | "commit" | "rollback", BetterSqlite3.Statement> | undefined;
+  /** True while reads share one read transaction on the reader connection (see `read`). */
+  private readSnapshotOpen = false;
+  private readonly endReadSnapshotLater = (): void => this.endReadSnapshot();
 
   constructor(options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -148,6 +153,10 @@ export class SqliteDatabase implements Database {
       commit: this.db.prepare("COMMIT"),
       rollback: this.db.prepare("ROLLBACK"),
     };
+    this.readerControl =
+      this.readerDb === this.db
+        ? undefined
+        : { begin: this.readerDb.prepare("BEGIN"), commit: this.readerDb.prepare("COMMIT"), rollback: this.readerDb.prepare("ROLLBACK") };
     this.executor = new StatementCache(this.db, SQLITE_DIALECT).sql;
     this.readerExecutor = this.readerDb === this.db ? this.executor : new StatementCache(this.readerDb, SQLITE_DIALECT).sql;
   }
@@ -250,6 +259,9 @@ export class SqliteDatabase implements Database {
 
   private async runBatch(batch: QueuedTransaction[]): Promise<void> {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    // No read transaction outlives the WAL it read: with none open, a fully checkpointed WAL
+    // starts over at this BEGIN instead of growing.
+    this.endReadSnapshot();
     try {
       this.control.begin.run();
     } catch (error) {
@@ -279,6 +291,8 @@ export class SqliteDatabase implements Database {
       for (const item of batch) item.reject(error);
       return;
     }
+    // Reads from here on see this batch.
+    this.endReadSnapshot();
     const settle = () =>
       batch.forEach((item, i) => {
         const outcome = outcomes[i]!;
@@ -311,8 +325,38 @@ export class SqliteDatabase implements Database {
     });
   }
 
+  /**
+   * Reads made in the same event-loop turn share one read transaction on the reader connection,
+   * ended by the next `setImmediate` or by the writer's next BEGIN or COMMIT, whichever is first.
+   * A read on its own pays for taking and dropping SQLite's WAL read lock and for checking the
+   * file's size, three system calls: measured here, 7.7–9.3 µs per autocommit read against
+   * 2.6–3.5 µs per read sharing a transaction with 7–31 others. A read never sees less than it
+   * would alone: every commit ends the shared transaction, so a later read starts a fresh one,
+   * and a commit that has been answered has always ended it.
+   */
   async read<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
+    if (this.readerControl !== undefined && !this.readSnapshotOpen) {
+      this.readerControl.begin.run();
+      this.readSnapshotOpen = true;
+      setImmediate(this.endReadSnapshotLater);
+    }
     return fn(this.readerExecutor);
+  }
+
+  private endReadSnapshot(): void {
+    if (!this.readSnapshotOpen) return;
+    this.readSnapshotOpen = false;
+    try {
+      this.readerControl!.commit.run();
+    } catch {
+      // A read-only transaction has nothing to lose; make sure it is gone (if the connection is
+      // still open: this also runs from a timer, where a throw would take the process down).
+      try {
+        if (this.readerDb.open && this.readerDb.inTransaction) this.readerControl!.rollback.run();
+      } catch {
+        // Closed meanwhile: SQLite ended the transaction with the connection.
+      }
+    }
   }
 
   async ping(): Promise<boolean> {
@@ -336,6 +380,7 @@ export class SqliteDatabase implements Database {
       await new Promise((r) => setTimeout(r, 5));
     }
     await this.checkpointInFlight;
+    this.endReadSnapshot();
     await this.checkpointer?.close();
     if (this.walFd !== undefined) closeSync(this.walFd);
     if (this.readerDb !== this.db) this.readerDb.close();
