@@ -25,6 +25,9 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb) && a.length === b.length;
 }
 
+/** Characters in a secret key: `sk_`, 26 of the app id, `_`, 43 of base64url secret. */
+export const SECRET_KEY_LENGTH = 3 + 26 + 1 + 43;
+
 export function makeSecretKey(appId: string): string {
   return `sk_${appId.slice("app_".length)}_${randomSecret()}`;
 }

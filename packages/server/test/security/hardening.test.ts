@@ -15,6 +15,7 @@ import { systemClock } from "../../src/domain/clock.ts";
 import { loadSecurityConfig } from "../../src/auth/config.ts";
 import { SecretSealer } from "../../src/auth/sealing.ts";
 import { signHmacRequest } from "../../src/auth/hmac.ts";
+import { SECRET_KEY_LENGTH } from "../../src/auth/secrets.ts";
 import { startTestServer, type TestServer } from "../../src/testing.ts";
 import { HS_SECRET, SECURITY_ENV, TEST_SECRET_KEY, hsToken } from "./support.ts";
 
@@ -162,6 +163,29 @@ describe("hardening of the HTTP layer (in process)", () => {
     expect(api.headers["access-control-allow-origin"]).toBeUndefined();
     const apiPreflight = await app.inject({ method: "OPTIONS", url: "/v1/accounts", headers: { origin: ORIGIN, "access-control-request-method": "POST" } });
     expect(apiPreflight.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+
+  it("accepts a secret key only exactly as issued, before and after it is cached (no near miss passes the cache's fast path)", async () => {
+    expect(secretKey.length).toBe(SECRET_KEY_LENGTH);
+    const get = (authorization: string) => app.inject({ method: "GET", url: "/v1/app", headers: { authorization } });
+    // The first answer caches the key; the second comes from the cache.
+    expect((await get(`Bearer ${secretKey}`)).statusCode).toBe(200);
+    expect((await get(`Bearer ${secretKey}`)).statusCode).toBe(200);
+    const last = secretKey.at(-1) === "A" ? "B" : "A";
+    for (const near of [
+      `Bearer ${secretKey.slice(0, -1)}${last}`,
+      `Bearer ${secretKey} `,
+      `Bearer  ${secretKey}`,
+      `bearer ${secretKey}`,
+      `Bearer ${secretKey.slice(0, -1)}`,
+      `Bearer ${secretKey}x`,
+      `Bearer ${secretKey.replace("sk_", "sK_")}`,
+      `Bearer\t${secretKey}`,
+    ]) {
+      const res = await get(near);
+      expect(res.statusCode, JSON.stringify(near)).toBe(401);
+      expect(res.json().error.code).toBe("UNAUTHENTICATED");
+    }
   });
 
   it("refuses bodies over 1 MiB (413) and path parameters over the limit (400), in the envelope", async () => {
