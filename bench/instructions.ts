@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
 import type { LoadResult, LoadSpec } from "./load.ts";
 import { seed } from "./seed.ts";
+import { perfMapPath, readPerfMap, symbolizeDump } from "./js-symbols.ts";
 
 /**
  * `npm run bench:instructions`: CPU instructions per operation, counted by valgrind's callgrind,
@@ -38,6 +39,8 @@ const HELP = `Usage: npm run bench:instructions -- [options]
   --out PATH        also write the results as JSON
   --keep            keep the scratch directory with callgrind's dumps (callgrind_annotate FILE
                     lists instructions by function; JavaScript shows as unnamed addresses)
+  --js-names        start node with --perf-basic-prof and name JavaScript functions in the dumps
+                    (JS:*name file:line); use with --keep
 `;
 
 const { values: args } = parseArgs({
@@ -47,6 +50,7 @@ const { values: args } = parseArgs({
     warmup: { type: "string", default: "10" },
     connections: { type: "string", default: "64" },
     keep: { type: "boolean", default: false },
+    "js-names": { type: "boolean", default: false },
     accounts: { type: "string", default: "2000" },
     only: { type: "string" },
     out: { type: "string" },
@@ -84,13 +88,18 @@ process.on("exit", () => {
 async function startUnderCallgrind(name: string, script: string, argv: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number; outPrefix: string }> {
   const outPrefix = join(workDir, `${name}.callgrind`);
   const loader = script.endsWith(".ts") ? ["--import", "tsx"] : [];
-  const child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes", `--callgrind-out-file=${outPrefix}`, process.execPath, ...loader, script, ...argv], {
+  // --perf-basic-prof also turns on V8's log, which would land in the working directory.
+  const nodeFlags = args["js-names"] ? ["--perf-basic-prof", "--no-logfile-per-isolate", `--logfile=${join(workDir, `${name}.v8.log`)}`] : [];
+  const child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes", `--callgrind-out-file=${outPrefix}`, process.execPath, ...nodeFlags, ...loader, script, ...argv], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.add(child);
-  child.once("exit", () => children.delete(child));
+  child.once("exit", () => {
+    children.delete(child);
+    if (args["js-names"]) rmSync(perfMapPath(child.pid!), { force: true });
+  });
   child.stderr!.resume();
   const port = await new Promise<number>((resolvePort, reject) => {
     let text = "";
@@ -113,7 +122,7 @@ function control(pid: number, ...command: string[]): void {
  * Instructions of the newest dump callgrind wrote for this process, per thread (it writes one
  * file per thread: `PREFIX.N-T`, thread 1 being the main thread, where the event loop runs).
  */
-function lastDump(outPrefix: string): { mainThread: number; allThreads: number } {
+function lastDump(outPrefix: string): { mainThread: number; allThreads: number; files: string[] } {
   const dir = dirname(outPrefix);
   const base = outPrefix.slice(dir.length + 1);
   const parsed = readdirSync(dir)
@@ -123,14 +132,16 @@ function lastDump(outPrefix: string): { mainThread: number; allThreads: number }
   const newest = Math.max(...parsed.map((p) => p.dump));
   let mainThread = 0;
   let allThreads = 0;
+  const files: string[] = [];
   for (const p of parsed.filter((x) => x.dump === newest)) {
+    files.push(join(dir, p.f));
     // `totals:` is the sum over the dump (its `summary:` line can read 0 for a dump on request).
     const m = /^totals: (\d+)/m.exec(readFileSync(join(dir, p.f), "utf8"));
     if (!m) throw new Error(`no totals in ${p.f}`);
     allThreads += Number(m[1]);
     if (p.thread === 1) mainThread += Number(m[1]);
   }
-  return { mainThread, allThreads };
+  return { mainThread, allThreads, files };
 }
 
 let serial = 0;
@@ -162,7 +173,18 @@ function count(server: { child: ChildProcess; outPrefix: string }, workload: Wor
   control(pid, "-i", "off");
   control(pid, "-d");
   if (result.failed > 0 || result.ok === 0) throw new Error(`${workload}: ${result.failed} failed of ${result.ok + result.failed}: ${result.firstFailure ?? "no answer"}`);
-  const { mainThread, allThreads } = lastDump(server.outPrefix);
+  const { mainThread, allThreads, files } = lastDump(server.outPrefix);
+  if (args["js-names"]) {
+    const ranges = readPerfMap(perfMapPath(pid));
+    let named = 0;
+    let unknown = 0;
+    for (const f of files) {
+      const r = symbolizeDump(f, ranges);
+      named += r.named;
+      unknown += r.unknown;
+    }
+    process.stdout.write(`  ${workload}: named ${named} JavaScript code addresses, ${unknown} not in the map\n`);
+  }
   const counted = { workload, operations: result.ok, instructionsPerOp: allThreads / result.ok, mainThreadInstructionsPerOp: mainThread / result.ok };
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US").padStart(10);
   process.stdout.write(`  ${workload.padEnd(8)} ${fmt(counted.mainThreadInstructionsPerOp)} instructions/op on the main thread, ${fmt(counted.instructionsPerOp)} in all threads, over ${result.ok.toLocaleString("en-US")} ops\n`);
