@@ -73,50 +73,37 @@ export class RequestMetrics {
 
   /** Registers both metrics with `registry`, where /metrics reads them. */
   register(registry: Registry): void {
-    registry.registerMetric(this.requestsTotal() as unknown as Metric);
-    registry.registerMetric(this.durationSeconds() as unknown as Metric);
+    registry.registerMetric(exposed("tally_http_requests_total", "HTTP requests by route and status", "counter", () => this.requestCounts()) as unknown as Metric);
+    registry.registerMetric(exposed("tally_http_request_duration_seconds", "HTTP request latency by route", "histogram", () => this.latencies()) as unknown as Metric);
   }
 
-  private requestsTotal(): ExposedMetric {
-    const name = "tally_http_requests_total";
-    const help = "HTTP requests by route and status";
-    return {
-      name,
-      help,
-      type: "counter",
-      aggregator: "sum",
-      get: async () => {
-        const values: ExposedValue[] = [];
-        for (const c of this.cells) {
-          for (const [status, count] of c.countByStatus) values.push({ value: count, labels: { method: c.method, route: c.route, status: String(status) } });
-        }
-        return { name, help, type: "counter", aggregator: "sum", values };
-      },
-    };
+  private requestCounts(): ExposedValue[] {
+    const values: ExposedValue[] = [];
+    for (const c of this.cells) {
+      for (const [status, count] of c.countByStatus) values.push({ value: count, labels: { method: c.method, route: c.route, status: String(status) } });
+    }
+    return values;
   }
 
-  private durationSeconds(): ExposedMetric {
+  /** Prometheus's histogram series: cumulative buckets, `+Inf`, sum and count, per cell. */
+  private latencies(): ExposedValue[] {
     const name = "tally_http_request_duration_seconds";
-    const help = "HTTP request latency by route";
-    return {
-      name,
-      help,
-      type: "histogram",
-      aggregator: "sum",
-      get: async () => {
-        const values: ExposedValue[] = [];
-        for (const c of this.cells) {
-          let cumulative = 0;
-          for (let i = 0; i < LATENCY_BUCKETS_SECONDS.length; i++) {
-            cumulative += c.bucketCounts[i]!;
-            values.push({ metricName: `${name}_bucket`, value: cumulative, labels: { le: LATENCY_BUCKETS_SECONDS[i]!, method: c.method, route: c.route } });
-          }
-          values.push({ metricName: `${name}_bucket`, value: c.count, labels: { le: "+Inf", method: c.method, route: c.route } });
-          values.push({ metricName: `${name}_sum`, value: c.sumSeconds, labels: { method: c.method, route: c.route } });
-          values.push({ metricName: `${name}_count`, value: c.count, labels: { method: c.method, route: c.route } });
-        }
-        return { name, help, type: "histogram", aggregator: "sum", values };
-      },
-    };
+    const values: ExposedValue[] = [];
+    for (const c of this.cells) {
+      let cumulative = 0;
+      for (let i = 0; i < LATENCY_BUCKETS_SECONDS.length; i++) {
+        cumulative += c.bucketCounts[i]!;
+        values.push({ metricName: `${name}_bucket`, value: cumulative, labels: { le: LATENCY_BUCKETS_SECONDS[i]!, method: c.method, route: c.route } });
+      }
+      values.push({ metricName: `${name}_bucket`, value: c.count, labels: { le: "+Inf", method: c.method, route: c.route } });
+      values.push({ metricName: `${name}_sum`, value: c.sumSeconds, labels: { method: c.method, route: c.route } });
+      values.push({ metricName: `${name}_count`, value: c.count, labels: { method: c.method, route: c.route } });
+    }
+    return values;
   }
+}
+
+/** A metric prom-client's registry can read, whose values are computed when it is scraped. */
+function exposed(name: string, help: string, type: ExposedMetric["type"], values: () => ExposedValue[]): ExposedMetric {
+  return { name, help, type, aggregator: "sum", get: async () => ({ name, help, type, aggregator: "sum", values: values() }) };
 }

@@ -1,18 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SqliteDatabase } from "../../src/store/sqlite/database.ts";
+import { tempDatabasePaths } from "../support/temp-paths.ts";
 
-const dirs: string[] = [];
-function tempPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), "tally-gc-"));
-  dirs.push(dir);
-  return join(dir, "x.db");
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempPath = tempDatabasePaths("tally-gc-");
 
 for (const synchronous of ["FULL", "NORMAL"] as const) {
   describe(`SQLite group commit (synchronous=${synchronous})`, () => {

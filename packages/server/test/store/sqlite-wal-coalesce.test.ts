@@ -1,23 +1,14 @@
 import BetterSqlite3 from "better-sqlite3";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SqliteDatabase } from "../../src/store/sqlite/database.ts";
 import { ensureWalCoalescing, walCoalescingStats } from "../../src/store/sqlite/wal-coalesce.ts";
+import { tempDatabasePaths } from "../support/temp-paths.ts";
 
 const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const dirs: string[] = [];
-function tempPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), "tally-walc-"));
-  dirs.push(dir);
-  return join(dir, "x.db");
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempPath = tempDatabasePaths("tally-walc-");
 
 /*
  * A child process that commits the way Tally does (WAL, synchronous=NORMAL, then an fdatasync of
