@@ -328,11 +328,11 @@ export class SqliteDatabase implements Database {
   /**
    * Reads made in the same event-loop turn share one read transaction on the reader connection,
    * ended by the next `setImmediate` or by the writer's next BEGIN or COMMIT, whichever is first.
-   * A read on its own pays for taking and dropping SQLite's WAL read lock (two system calls) and,
-   * while the WAL is empty, for checking the file's size (a third): 7.7–9.3 µs per autocommit read against
-   * 2.6–3.5 µs per read sharing a transaction with 7–31 others. A read never sees less than it
-   * would alone: every commit ends the shared transaction, so a later read starts a fresh one,
-   * and a commit that has been answered has always ended it.
+   * A read on its own pays for taking and dropping SQLite's WAL read lock (two system calls)
+   * and, while the WAL is empty, for checking the file's size (a third): 7.7–9.3 µs per
+   * autocommit read here, against 2.6–3.5 µs per read sharing a transaction with 7–31 others.
+   * A read never sees less than it would alone: every commit ends the shared transaction, so a
+   * later read starts a fresh one, and a commit that has been answered has always ended it.
    */
   async read<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
     if (this.readerControl !== undefined && !this.readSnapshotOpen) {
