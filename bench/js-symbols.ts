@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 
 /**
  * Names JavaScript functions in a callgrind dump. V8's compiled code has no symbols, so callgrind
@@ -66,4 +66,3 @@ export function symbolizeDump(dumpFile: string, ranges: readonly CodeRange[]): {
 }
 
 export const perfMapPath = (pid: number): string => `/tmp/perf-${pid}.map`;
-export const hasPerfMap = (pid: number): boolean => existsSync(perfMapPath(pid));
