@@ -1,3 +1,4 @@
+import { readdirSync, readlinkSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { SqliteDatabase } from "../../src/store/sqlite/database.ts";
 import { tempDatabasePaths } from "../support/temp-paths.ts";
@@ -70,4 +71,52 @@ describe("SQLite WAL checkpoints", () => {
     expect(rows?.n).toBe(rounds * 500);
     await db.close();
   });
+});
+
+/** SQLite's temporary files (named etilqs_…) this process holds open, as /proc lists them. */
+function openTemporaryFiles(): string[] {
+  const found: string[] = [];
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.includes("etilqs_")) found.push(target);
+    } catch {
+      // Closed between the listing and the read.
+    }
+  }
+  return found;
+}
+
+describe("SQLite savepoints inside a batch", () => {
+  it.skipIf(process.platform !== "linux")(
+    "keep their sub-journal in memory: a transaction that touches many pages opens no temporary file, and a failed one still rolls back exactly",
+    async () => {
+      const db = new SqliteDatabase({ path: tempPath(), synchronous: "FULL" });
+      db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+      const pad = "y".repeat(3000);
+      // 40 rows of 3 kB: every page a later transaction rewrites was written earlier in the
+      // batch, so each of those transactions copies ~40 pages (160 kB) into its sub-journal,
+      // well past the 64 KiB at which SQLite would otherwise move it to a temporary file.
+      await db.transaction(async (tx) => {
+        for (let k = 0; k < 40; k++) await tx.run("INSERT INTO t (k, v) VALUES (?, ?)", [k, pad]);
+      });
+      const seen: string[] = [];
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) =>
+          db.transaction(async (tx) => {
+            await tx.run("UPDATE t SET v = ?", [`${i}`.repeat(3000)]);
+            seen.push(...openTemporaryFiles());
+            if (i === 5) throw new Error("rolled back to its savepoint");
+            return i;
+          }),
+        ),
+      );
+      expect(seen).toEqual([]);
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
+      // The last successful transaction's value is everywhere; the failed one's nowhere.
+      const rows = await db.read((q) => q.all<{ v: string }>("SELECT DISTINCT v FROM t"));
+      expect(rows.map((r) => r.v)).toEqual(["7".repeat(3000)]);
+      await db.close();
+    },
+  );
 });
