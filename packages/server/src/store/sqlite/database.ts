@@ -37,16 +37,17 @@ const WAL_TRANSACTIONS_MAX = 5 * WAL_RESTART_EVERY_TRANSACTIONS;
 
 /**
  * Page caches, in KiB (negative: SQLite reads it as KiB rather than pages). The writer's holds the
- * pages every write touches: balances, live lots, and the newest leaf of each account in the
- * per-account transaction index, one page per account that is spending (4 KiB each). What misses
- * is read from the operating system's file cache, one `pread` per page: in 30-second W1 runs
- * (10,000 accounts), 8 MiB read ~1.35 pages per deduct back that way, most of them evicted only
- * moments before, and 16 MiB 0.02 (strace), for 9 MB more peak memory (147 → 156 MB). Bigger is not free:
- * SQLite scans the writer's whole cache at every commit whose B-tree split reordered pages (it
- * parks a page under a temporary page number beyond the end of the file, then truncates the
- * cache back to the file's size), and the memory counts against the server's footprint.
+ * pages every write touches (balances, live lots, the newest index leaves); what misses is read
+ * from the operating system's file cache, one `pread` per page. Bigger is not free: SQLite scans
+ * the writer's whole cache at every commit whose B-tree split reordered pages (it parks a page
+ * under a temporary page number beyond the end of the file, then truncates the cache back to the
+ * file's size), and the memory counts against the server's footprint. The per-account
+ * transaction index wants one page per spending account (its newest leaf), so no fixed size
+ * holds every write's pages: in 30-second W1 runs (10,000 accounts) 8 MiB read back ~1.35 pages
+ * per deduct and 16 MiB 0.02, but 16 MiB read back 0.77 per deduct again a minute later (W7),
+ * while the scans grow with the cache (docs/performance.md, sessions 3 and 8).
  */
-const WRITER_CACHE_KIB = -16_384;
+const WRITER_CACHE_KIB = -8192;
 const READER_CACHE_KIB = -16_384;
 
 export interface SqliteOptions {
