@@ -46,3 +46,30 @@ for (const { kind, available } of DATABASES) {
     });
   });
 }
+
+describe("tally verify on a live SQLite database", () => {
+  it("takes no write lock: it completes while another process's connection holds the write lock", async () => {
+    const fresh = await freshDatabase("sqlite");
+    const db = openDatabase(fresh.url);
+    await migrate(db);
+    const appId = (await createApp(db, systemClock, "verify-live")).app.id;
+    await grant({ db, clock: systemClock, appId }, { externalId: "live", amount: 10, unit: "credits" });
+    // A second connection stands in for a running server in the middle of a batch.
+    const { default: BetterSqlite3 } = await import("better-sqlite3");
+    const writer = new BetterSqlite3(fresh.url.slice("sqlite:".length));
+    writer.prepare("BEGIN IMMEDIATE").run();
+    try {
+      const started = Date.now();
+      const report = await verifyLedger(db);
+      expect(report.problems).toEqual([]);
+      expect(report.balancesChecked).toBe(1);
+      // A transaction would have waited out the busy timeout (5 s) and failed with SQLITE_BUSY.
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      writer.prepare("ROLLBACK").run();
+      writer.close();
+      await db.close();
+      await fresh.cleanup();
+    }
+  });
+});

@@ -139,7 +139,9 @@ export class SqliteDatabase implements Database {
     // first touches into a sub-journal. By default that journal moves to a temporary file once
     // it passes 64 KiB (16 pages, which a deduct that splits a B-tree page reaches), and from
     // then until COMMIT every page costs two write system calls, on the event loop. In memory it
-    // is emptied at every RELEASE, so it never holds more than one transaction's pages.
+    // is emptied at every RELEASE, so it never holds more than one transaction's pages. The
+    // setting also keeps this connection's sorts in memory, so scans that sort without bound
+    // (`tally verify`'s GROUP BY over the whole ledger) run as reads, on the reader connection.
     this.db.pragma("temp_store = MEMORY");
     this.batchTransactionsMax = options.batchTransactionsMax ?? 256;
     if (options.path !== ":memory:") {
