@@ -48,6 +48,6 @@ async function applyPending(tx: Sql): Promise<number[]> {
  */
 export async function migrate(db: Database): Promise<number[]> {
   if (db instanceof PostgresDatabase) return db.exclusive(MIGRATION_LOCK_ID, applyPending);
-  if (db instanceof SqliteDatabase) return db.transaction(applyPending);
+  if (db instanceof SqliteDatabase) return db.transaction(applyPending, { bulk: true });
   throw new Error("unknown database driver");
 }

@@ -65,6 +65,12 @@ export interface TransactionOptions {
    * never depends on it.
    */
   readonly lane?: string;
+  /**
+   * The transaction may sort whole tables (a migration building an index). On SQLite it runs in
+   * a batch of its own whose sorts may spill to temporary files; other transactions sort in
+   * memory, which suits their few rows.
+   */
+  readonly bulk?: boolean;
 }
 
 export interface Database {

@@ -1,6 +1,7 @@
 import { readdirSync, readlinkSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { SqliteDatabase } from "../../src/store/sqlite/database.ts";
+import type { Sql } from "../../src/store/sql.ts";
 import { tempDatabasePaths } from "../support/temp-paths.ts";
 
 const tempPath = tempDatabasePaths("tally-gc-");
@@ -119,4 +120,21 @@ describe("SQLite savepoints inside a batch", () => {
       await db.close();
     },
   );
+});
+
+describe("SQLite bulk transactions", () => {
+  it("run alone in their batch with sorts allowed to spill to disk; every other transaction sorts in memory", async () => {
+    const db = new SqliteDatabase({ path: tempPath(), synchronous: "FULL" });
+    const tempStore = (tx: Sql) => tx.get<{ temp_store: number }>("PRAGMA temp_store").then((r) => r?.temp_store);
+    const [before, bulk, after] = await Promise.all([
+      db.transaction(tempStore),
+      db.transaction(tempStore, { bulk: true }),
+      db.transaction(tempStore),
+    ]);
+    // Queued in one turn, so without `bulk` all three would share one batch, and SQLite cannot
+    // change temp_store inside a transaction: the bulk one ran alone. 2 = MEMORY, 0 = the build's
+    // default (temporary files).
+    expect([before, bulk, after]).toEqual([2, 0, 2]);
+    await db.close();
+  });
 });

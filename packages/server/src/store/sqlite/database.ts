@@ -68,6 +68,8 @@ interface QueuedTransaction {
   run: (tx: Sql) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  /** Runs in a batch of its own, with sorts allowed to spill to disk (TransactionOptions.bulk). */
+  bulk: boolean;
 }
 
 /**
@@ -141,7 +143,8 @@ export class SqliteDatabase implements Database {
     // then until COMMIT every page costs two write system calls, on the event loop. In memory it
     // is emptied at every RELEASE, so it never holds more than one transaction's pages. The
     // setting also keeps this connection's sorts in memory, so scans that sort without bound
-    // (`tally verify`'s GROUP BY over the whole ledger) run as reads, on the reader connection.
+    // run as reads, on the reader connection (`tally verify`), or as bulk transactions, which
+    // switch it back for their batch (migrations).
     this.db.pragma("temp_store = MEMORY");
     this.batchTransactionsMax = options.batchTransactionsMax ?? 256;
     if (options.path !== ":memory:") {
@@ -178,10 +181,10 @@ export class SqliteDatabase implements Database {
     this.db.exec(sql);
   }
 
-  transaction<T>(fn: (tx: Sql) => Promise<T>, _options?: TransactionOptions): Promise<T> {
+  transaction<T>(fn: (tx: Sql) => Promise<T>, options?: TransactionOptions): Promise<T> {
     if (this.closed) return Promise.reject(Object.assign(new Error("database is closed"), { code: "SQLITE_BUSY" }));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run: fn, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ run: fn, resolve: resolve as (v: unknown) => void, reject, bulk: options?.bulk === true });
       if (!this.draining) {
         this.draining = true;
         // setImmediate lets every request whose bytes arrived in this event-loop turn join the batch.
@@ -195,13 +198,33 @@ export class SqliteDatabase implements Database {
       do {
         if (this.restartDue) await this.checkpointForRestart();
         if (this.queue.length === 0) break;
-        const batch = this.queue.splice(0, this.batchTransactionsMax);
-        await this.runBatch(batch);
+        const batch = this.takeBatch();
+        if (batch[0]!.bulk) {
+          // Sorts over whole tables (an index built by a migration) spill to temporary files
+          // instead of holding every row in memory. Changed between batches: SQLite refuses
+          // to change it inside a transaction.
+          this.db.pragma("temp_store = DEFAULT");
+          try {
+            await this.runBatch(batch);
+          } finally {
+            this.db.pragma("temp_store = MEMORY");
+          }
+        } else {
+          await this.runBatch(batch);
+        }
         this.afterCommit(batch.length);
       } while (this.queue.length > 0 || this.restartDue);
     } finally {
       this.draining = false;
     }
+  }
+
+  /** The next batch: up to batchTransactionsMax transactions, or one bulk transaction alone. */
+  private takeBatch(): QueuedTransaction[] {
+    if (this.queue[0]!.bulk) return this.queue.splice(0, 1);
+    let n = 1;
+    while (n < this.queue.length && n < this.batchTransactionsMax && !this.queue[n]!.bulk) n++;
+    return this.queue.splice(0, n);
   }
 
   /*
