@@ -224,9 +224,9 @@ async function startEcho(): Promise<{ child: ChildProcess; port: number }> {
  */
 let echoServer: { child: ChildProcess; port: number } | undefined;
 
-async function measureEcho(id: string, label: string): Promise<void> {
+async function measureEcho(id: string): Promise<void> {
   if (echoServer === undefined) return;
-  record(id, label, "req/s", await runLoad({ host: "127.0.0.1", port: echoServer.port, secretKey: "sk_echo", mode: "closed", request: "deduct", accounts: ["acct_echo"], keyPrefix: "echo", replayKeys: 0, rate: 0 }));
+  record(id, "node:http JSON echo", "req/s", await runLoad({ host: "127.0.0.1", port: echoServer.port, secretKey: "sk_echo", mode: "closed", request: "deduct", accounts: ["acct_echo"], keyPrefix: "echo", replayKeys: 0, rate: 0 }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -516,7 +516,7 @@ async function sqliteSuite(): Promise<void> {
     assertAlive(server, "W1");
     await verify(databaseUrl, "W1");
     log("echo again, right after W1");
-    await measureEcho("echo-after-W1", "node:http JSON echo");
+    await measureEcho("echo-after-W1");
   }
   if (wants("W6")) {
     log("W6 balance read, random account");
@@ -524,7 +524,7 @@ async function sqliteSuite(): Promise<void> {
     assertAlive(server, "W6");
     await verify(databaseUrl, "W6");
     log("echo again, right after W6");
-    await measureEcho("echo-after-W6", "node:http JSON echo");
+    await measureEcho("echo-after-W6");
   }
   if (wants("W2")) {
     log("W2 deduct, every request on one hot account");
@@ -740,7 +740,7 @@ async function main(): Promise<void> {
   if (needsEcho) {
     log("\necho: bare node:http JSON echo server, same load generator and requests as W1");
     echoServer = await startEcho();
-    await measureEcho("echo", "node:http JSON echo");
+    await measureEcho("echo");
   }
   try {
     if (needsSqlite) await sqliteSuite();

@@ -1,3 +1,4 @@
+import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASES, freshDatabase } from "../support/databases.ts";
 import { openDatabase } from "../../src/store/open.ts";
@@ -55,7 +56,6 @@ describe("tally verify on a live SQLite database", () => {
     const appId = (await createApp(db, systemClock, "verify-live")).app.id;
     await grant({ db, clock: systemClock, appId }, { externalId: "live", amount: 10, unit: "credits" });
     // A second connection stands in for a running server in the middle of a batch.
-    const { default: BetterSqlite3 } = await import("better-sqlite3");
     const writer = new BetterSqlite3(fresh.url.slice("sqlite:".length));
     writer.prepare("BEGIN IMMEDIATE").run();
     try {

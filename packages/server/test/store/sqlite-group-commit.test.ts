@@ -95,9 +95,9 @@ describe("SQLite savepoints inside a batch", () => {
       const db = new SqliteDatabase({ path: tempPath(), synchronous: "FULL" });
       db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)");
       const pad = "y".repeat(3000);
-      // 40 rows of 3 kB: every page a later transaction rewrites was written earlier in the
-      // batch, so each of those transactions copies ~40 pages (160 kB) into its sub-journal,
-      // well past the 64 KiB at which SQLite would otherwise move it to a temporary file.
+      // 40 rows of 3 kB, a page each. Every later transaction rewrites all 40, so its savepoint
+      // copies ~40 pages (160 kB) into the sub-journal, well past the 64 KiB at which SQLite
+      // would otherwise move the sub-journal to a temporary file.
       await db.transaction(async (tx) => {
         for (let k = 0; k < 40; k++) await tx.run("INSERT INTO t (k, v) VALUES (?, ?)", [k, pad]);
       });
