@@ -642,30 +642,21 @@ function ratios(): Ratio[] {
     const bad = ids.map(m).filter((x): x is Measurement => x !== undefined && x.failed > 0);
     return bad.length === 0 ? undefined : `failed requests in ${bad.map((b) => b.id).join(", ")}`;
   };
-  const ratio = (id: string, description: string, num: string, den: string, target: number): void => {
+  /** `num` ÷ the mean of the `dens` that were measured (W1 and W6: the echo runs around them, see measureEcho). */
+  const ratio = (id: string, description: string, num: string, dens: readonly string[], target: number): void => {
     const a = m(num);
-    const b = m(den);
-    if (a === undefined || b === undefined) return;
-    const value = a.throughput / b.throughput;
-    const note = clean(num, den);
+    const below = dens.map(m).filter((x): x is Measurement => x !== undefined);
+    if (a === undefined || below.length === 0) return;
+    const value = a.throughput / (below.reduce((sum, d) => sum + d.throughput, 0) / below.length);
+    const note = clean(num, ...below.map((d) => d.id));
     out.push({ id, description, value, target, comparator: ">=", unit: "ratio", pass: note === undefined && value >= target, ...(note === undefined ? {} : { note }) });
   };
-  // W1 and W6 divide by the echo runs on either side of them (see measureEcho).
-  const echoAround = (id: string, before: string, after: string, description: string, target: number): void => {
-    const a = m(id);
-    const around = [m(before), m(after)].filter((x): x is Measurement => x !== undefined);
-    if (a === undefined || around.length === 0) return;
-    const echoMean = around.reduce((sum, e) => sum + e.throughput, 0) / around.length;
-    const value = a.throughput / echoMean;
-    const note = clean(id, ...around.map((e) => e.id));
-    out.push({ id, description, value, target, comparator: ">=", unit: "ratio", pass: note === undefined && value >= target, ...(note === undefined ? {} : { note }) });
-  };
-  if (wants("W1")) echoAround("W1", "echo", "echo-after-W1", "deducts/s ÷ mean of the echo runs just before and after W1", 0.35);
-  if (wants("W2")) ratio("W2", "W2 ÷ W1", "W2", "W1", 0.9);
-  if (wants("W3")) ratio("W3", "deducts/s ÷ pgbench tps", "W3", "pgbench", 0.75);
-  if (wants("W4")) ratio("W4", "W4 ÷ W3", "W4", "W3", 0.8);
-  if (wants("W5")) ratio("W5", "pairs/s ÷ W1", "W5", "W1", 0.45);
-  if (wants("W6")) echoAround("W6", m("echo-after-W1") === undefined ? "echo" : "echo-after-W1", "echo-after-W6", "reads/s ÷ mean of the echo runs just before and after W6", 0.5);
+  if (wants("W1")) ratio("W1", "deducts/s ÷ mean of the echo runs just before and after W1", "W1", ["echo", "echo-after-W1"], 0.35);
+  if (wants("W2")) ratio("W2", "W2 ÷ W1", "W2", ["W1"], 0.9);
+  if (wants("W3")) ratio("W3", "deducts/s ÷ pgbench tps", "W3", ["pgbench"], 0.75);
+  if (wants("W4")) ratio("W4", "W4 ÷ W3", "W4", ["W3"], 0.8);
+  if (wants("W5")) ratio("W5", "pairs/s ÷ W1", "W5", ["W1"], 0.45);
+  if (wants("W6")) ratio("W6", "reads/s ÷ mean of the echo runs just before and after W6", "W6", [m("echo-after-W1") === undefined ? "echo" : "echo-after-W1", "echo-after-W6"], 0.5);
   const w7 = m("W7");
   if (wants("W7") && w7 !== undefined) {
     const value = w7.latency?.p99 ?? null;
@@ -673,8 +664,8 @@ function ratios(): Ratio[] {
     out.push({ id: "W7", description: "p99 at half W1's peak, open loop", value, target: 5, comparator: "<=", unit: "ms", pass: note === undefined && value !== null && value <= 5, ...(note === undefined ? {} : { note }) });
   }
   if (wants("W8")) {
-    ratio("W8-W1", "W1 grown ÷ W1", "W8-W1", "W1", 0.9);
-    ratio("W8-W6", "W6 grown ÷ W6", "W8-W6", "W6", 0.9);
+    ratio("W8-W1", "W1 grown ÷ W1", "W8-W1", ["W1"], 0.9);
+    ratio("W8-W6", "W6 grown ÷ W6", "W8-W6", ["W6"], 0.9);
   }
   const w1 = m("W1");
   if (wants("W9") && w1 !== undefined) {
@@ -682,7 +673,7 @@ function ratios(): Ratio[] {
     const peak = Math.max(Number(w1.extra?.["peakRssMb"] ?? 0), typeof hwm === "number" ? hwm : 0);
     out.push({ id: "W9", description: "peak server RSS during W1", value: peak, target: 200, comparator: "<=", unit: "MB", pass: peak <= 200 });
   }
-  if (wants("W10")) ratio("W10", "replayed deducts/s ÷ W1", "W10", "W1", 1.0);
+  if (wants("W10")) ratio("W10", "replayed deducts/s ÷ W1", "W10", ["W1"], 1.0);
   return out;
 }
 

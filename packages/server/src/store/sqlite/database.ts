@@ -176,7 +176,7 @@ export class SqliteDatabase implements Database {
     this.readerExecutor = this.readerDb === this.db ? this.executor : new StatementCache(this.readerDb, SQLITE_DIALECT).sql;
   }
 
-  /** Runs a DDL script (migrations). */
+  /** Runs a DDL script at once, outside the batch queue (migrations run as a bulk transaction instead). */
   exec(sql: string): void {
     this.db.exec(sql);
   }
