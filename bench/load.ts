@@ -53,10 +53,15 @@ export interface LoadResult {
   throughput: number;
   latency: LatencySummary;
   /**
-   * Open loop only: how late each request left the sender after its due time (the sender busy or
-   * not scheduled). Already part of every latency; reported so a reader can see the client's share.
+   * Open loop only: how late each request left the sender after its due time. Already part of
+   * every latency; reported so a reader can see the client's share. It has two parts: the
+   * sender noticing the request was due (`senderLateness`: the load generator busy or not
+   * scheduled), then waiting for one of the connections to be free (all of them carrying
+   * unanswered requests: the server's backlog, not the client's).
    */
   dispatchLateness?: LatencySummary;
+  /** Open loop only: how late the sender noticed each request was due (the load generator's own share). */
+  senderLateness?: LatencySummary;
   /** The first non-2xx answer, to say why something failed. */
   firstFailure: string | null;
 }
@@ -111,11 +116,12 @@ interface Measured {
   latency: Recorder;
   /** Open loop: how long after its due time each request left the sender (counted in `latency` too). */
   dispatchLateness: Recorder;
+  senderLateness: Recorder;
   firstFailure: string | null;
 }
 
 function emptyMeasured(): Measured {
-  return { ok: 0, failed: 0, statuses: new StatusCounter(), socketErrors: 0, durationS: 0, latency: new Recorder(), dispatchLateness: new Recorder(), firstFailure: null };
+  return { ok: 0, failed: 0, statuses: new StatusCounter(), socketErrors: 0, durationS: 0, latency: new Recorder(), dispatchLateness: new Recorder(), senderLateness: new Recorder(), firstFailure: null };
 }
 
 async function closedLoop(spec: LoadSpec, durationS: number, phase: string): Promise<Measured> {
@@ -192,8 +198,9 @@ async function probeFailure(spec: LoadSpec, next: () => Generated): Promise<stri
  * latency counts from when its request was due, that lateness was charged to the server: it was
  * ~0.6 ms of W7's median and ~2 ms of its p99 on a 2-core machine. A worker thread sleeps until
  * each due time with Atomics.wait (a futex: microsecond resolution, no CPU while waiting) and
- * wakes the sender; how late requests still leave (the sender busy reading answers, the CPU taken)
- * is measured and reported as `dispatchLateness`, and it still counts in every latency.
+ * wakes the sender; how late requests still leave is measured and reported as `dispatchLateness`
+ * (it still counts in every latency), split into the sender's own lateness (busy reading answers,
+ * the CPU taken: `senderLateness`) and the wait for a free connection (the server's backlog).
  */
 const TICKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
@@ -266,7 +273,11 @@ async function openLoop(spec: LoadSpec, durationS: number, phase: string): Promi
     // by the microsecond that makes a tick early, the next event-loop turn looks again.
     const pump = (announced: number): void => {
       const now = performance.now();
-      while (scheduled < total && start + scheduled * interval <= now) waiting.push(start + scheduled++ * interval);
+      while (scheduled < total && start + scheduled * interval <= now) {
+        const dueAt = start + scheduled++ * interval;
+        m.senderLateness.record(now - dueAt);
+        waiting.push(dueAt);
+      }
       if (scheduled < announced) setImmediate(() => pump(announced));
       while (waitingHead < waiting.length && idle.length > 0) dispatch(idle.pop()!, waiting[waitingHead++]!);
       if (waitingHead === waiting.length && waitingHead > 4096) {
@@ -393,6 +404,7 @@ async function main(): Promise<void> {
     throughput: m.ok / m.durationS,
     latency: m.latency.summary(),
     ...(m.dispatchLateness.count > 0 ? { dispatchLateness: m.dispatchLateness.summary() } : {}),
+    ...(m.senderLateness.count > 0 ? { senderLateness: m.senderLateness.summary() } : {}),
     firstFailure: m.firstFailure,
   };
   writeFileSync(spec.resultFile, JSON.stringify(result));
