@@ -116,6 +116,7 @@ interface Measured {
   latency: Recorder;
   /** Open loop: how long after its due time each request left the sender (counted in `latency` too). */
   dispatchLateness: Recorder;
+  /** Open loop: how long after its due time the sender noticed each request was due (part of `dispatchLateness`). */
   senderLateness: Recorder;
   firstFailure: string | null;
 }
