@@ -43,6 +43,10 @@ const HELP = `Usage: npm run bench -- [options]
   --strict            exit 1 when a target is missed (always exit 1 when verify fails or requests fail)
   --out PATH          results file (default bench/results.json)
   --cpu-prof DIR      run the Tally servers with node --cpu-prof, writing .cpuprofile files to DIR
+  --server-node-args=ARGS
+                      more node options for the Tally servers, space-separated, given with "="
+                      (--server-node-args=--trace-gc, or --server-node-args="--trace-gc --foo");
+                      what they print lands in the server's log in the scratch folder: use --keep
 `;
 
 const { values: args } = parseArgs({
@@ -62,6 +66,7 @@ const { values: args } = parseArgs({
     strict: { type: "boolean", default: false },
     out: { type: "string" },
     "cpu-prof": { type: "string" },
+    "server-node-args": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -90,6 +95,7 @@ const options = {
   strict: args.strict,
   out: resolve(args.out ?? join(ROOT, "bench/results.json")),
   cpuProfDir: args["cpu-prof"] === undefined ? undefined : resolve(args["cpu-prof"]),
+  serverNodeArgs: (args["server-node-args"] ?? "").split(" ").filter((a) => a !== ""),
 };
 
 const ALL = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10"] as const;
@@ -202,7 +208,7 @@ async function startTally(name: string, databaseUrl: string): Promise<TallyServe
     // balance read reaches: raise it far above any workload rather than turn it off, so every
     // request still pays for the limiter.
     TALLY_RATE_LIMIT_PER_SECOND: "1000000",
-  }, options.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(options.cpuProfDir, name)}`]);
+  }, [...options.serverNodeArgs, ...(options.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(options.cpuProfDir, name)}`])]);
   const match = await waitForOutput(child, /listening on http:\/\/127\.0\.0\.1:(\d+)/, name);
   const port = Number(match[1]);
   pidByPort.set(port, child.pid!);
