@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
 import type { LoadResult, LoadSpec } from "./load.ts";
 import { seed } from "./seed.ts";
+import { SERVER_NODE_FLAGS } from "../packages/server/scripts/node-flags.mjs";
 import { perfMapPath, readPerfMap, symbolizeDump } from "./js-symbols.ts";
 
 /**
@@ -89,7 +90,9 @@ async function startUnderCallgrind(name: string, script: string, argv: string[],
   const outPrefix = join(workDir, `${name}.callgrind`);
   const loader = script.endsWith(".ts") ? ["--import", "tsx"] : [];
   // --perf-basic-prof also turns on V8's log, which would land in the working directory.
-  const nodeFlags = args["js-names"] ? ["--perf-basic-prof", "--no-logfile-per-isolate", `--logfile=${join(workDir, `${name}.v8.log`)}`] : [];
+  const profFlags = args["js-names"] ? ["--perf-basic-prof", "--no-logfile-per-isolate", `--logfile=${join(workDir, `${name}.v8.log`)}`] : [];
+  // The Tally server runs with the options `npm start` gives it.
+  const nodeFlags = script === SERVER_MAIN ? [...SERVER_NODE_FLAGS, ...profFlags] : profFlags;
   const child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes", `--callgrind-out-file=${outPrefix}`, process.execPath, ...nodeFlags, ...loader, script, ...argv], {
     cwd: ROOT,
     env: { ...process.env, ...env },

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { SERVER_NODE_FLAGS } from "../packages/server/scripts/node-flags.mjs";
 import { seedGrowth } from "./growth.ts";
 import { seed } from "./seed.ts";
 import type { LoadResult, LoadSpec } from "./load.ts";
@@ -19,7 +20,8 @@ import type { LatencySummary } from "./stats.ts";
  */
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-// The server runs exactly as `npm start` runs it: the `tally` command (the bundled server).
+// The server runs exactly as `npm start` runs it: the `tally` command (the bundled server), with
+// the same Node.js options (SERVER_NODE_FLAGS).
 const SERVER_MAIN = join(ROOT, "packages/server/bin/tally.mjs");
 const LOAD_MAIN = join(ROOT, "bench/load.ts");
 const ECHO_MAIN = join(ROOT, "bench/echo-server.ts");
@@ -208,7 +210,7 @@ async function startTally(name: string, databaseUrl: string): Promise<TallyServe
     // balance read reaches: raise it far above any workload rather than turn it off, so every
     // request still pays for the limiter.
     TALLY_RATE_LIMIT_PER_SECOND: "1000000",
-  }, [...options.serverNodeArgs, ...(options.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(options.cpuProfDir, name)}`])]);
+  }, [...SERVER_NODE_FLAGS, ...options.serverNodeArgs, ...(options.cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(options.cpuProfDir, name)}`])]);
   const match = await waitForOutput(child, /listening on http:\/\/127\.0\.0\.1:(\d+)/, name);
   const port = Number(match[1]);
   pidByPort.set(port, child.pid!);

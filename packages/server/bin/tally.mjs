@@ -1,10 +1,12 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --min-semi-space-size=16
 // The `tally` command. It runs the server from one bundled file, dist/tally.mjs, which esbuild
 // makes from the TypeScript sources in milliseconds, and makes again here whenever a source is
 // newer. A bundle needs no loader at run time: under a TypeScript loader, Node 20 runs the
 // loader's hooks on a thread of their own, which costs about 30 MB of memory and start-up time.
 // Without esbuild (an install without dev dependencies) and without a bundle, the sources run
 // through tsx instead.
+//
+// The Node.js options on the first line are the server's (scripts/node-flags.mjs says why).
 import { BUNDLE, bundle, bundleIsStale } from "../scripts/bundle.mjs";
 import { buildNative } from "../scripts/build-native.mjs";
 

@@ -1,0 +1,34 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { SERVER_NODE_FLAGS } from "../scripts/node-flags.mjs";
+
+const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
+const REPO_ROOT = join(PACKAGE_DIR, "..", "..");
+
+describe("the server's Node.js options", () => {
+  it("npm start, npm run tally and the tally command's shebang all carry every one of them", () => {
+    const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+    const shebang = readFileSync(join(PACKAGE_DIR, "bin", "tally.mjs"), "utf8").split("\n")[0]!;
+    expect(SERVER_NODE_FLAGS.length).toBeGreaterThan(0);
+    for (const flag of SERVER_NODE_FLAGS) {
+      expect(scripts["start"]!.split(" ")).toContain(flag);
+      expect(scripts["tally"]!.split(" ")).toContain(flag);
+      expect(shebang.split(" ")).toContain(flag);
+    }
+    expect(shebang.startsWith("#!/usr/bin/env -S node ")).toBe(true);
+  });
+
+  it("this Node.js accepts them and starts V8's young generation at its full 16 MiB a semi-space", () => {
+    const probe = `const s = require("node:v8").getHeapSpaceStatistics().find((x) => x.space_name === "new_space"); process.stdout.write(String(s.space_size));`;
+    const withFlags = spawnSync(process.execPath, [...SERVER_NODE_FLAGS, "-e", probe], { encoding: "utf8" });
+    const without = spawnSync(process.execPath, ["-e", probe], { encoding: "utf8" });
+    expect(withFlags.status, withFlags.stderr).toBe(0);
+    expect(without.status, without.stderr).toBe(0);
+    // new_space's size is one semi-space's capacity: 1 MiB at start-up by default.
+    expect(Number(withFlags.stdout)).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+    expect(Number(withFlags.stdout)).toBeGreaterThan(Number(without.stdout));
+  });
+});
