@@ -1,11 +1,11 @@
 // Node.js options the server runs with. `npm start` and the `tally` command's shebang carry the
-// same list (a test keeps the three in step), and the benchmark starts its servers with it.
+// same list (as does `npm run tally`; a test keeps them in step), and the benchmark starts its
+// servers with it.
 //
-// --min-semi-space-size=16: V8's young generation starts at its full size (16 MiB a semi-space,
-// V8's default maximum on 64-bit) instead of growing to it from 1 MiB during the first seconds
-// of load. Started small, V8 11 (Node.js 20) sometimes leaves that warm-up in a mode where the
-// objects of requests in flight are promoted to the old generation at their first scavenge
-// instead of their second: ~15 MB/s of short-lived objects piling up between mark-compacts,
-// which doubled the server's peak memory under load (221-233 MB against 142-155 MB) in 1 of 5
-// to 1 of 15 runs. Started full, it did not happen in 15 runs (docs/performance.md, W9).
+// --min-semi-space-size=16: V8's young generation starts at 16 MiB a semi-space (its full size
+// on Node.js 20; newer V8s grow it further) instead of growing to it from 1 MiB during the first
+// seconds of load. Grown from 1 MiB, Node.js 20 sometimes never left the promotion of that
+// warm-up: ~15 MB/s of the HTTP layer's per-request objects reached the old generation and
+// piled up there between mark-compacts, and the server's peak memory under load went from
+// ~145 MB to 216-233 MB, in 7 of 22 runs. Started at 16 MiB: 0 of 16 (docs/performance.md, W9).
 export const SERVER_NODE_FLAGS = ["--min-semi-space-size=16"];
