@@ -1,4 +1,5 @@
-#!/usr/bin/env -S node --min-semi-space-size=16
+#!/bin/sh
+":" //; exec node --min-semi-space-size=16 "$0" "$@"
 // The `tally` command. It runs the server from one bundled file, dist/tally.mjs, which esbuild
 // makes from the TypeScript sources in milliseconds, and makes again here whenever a source is
 // newer. A bundle needs no loader at run time: under a TypeScript loader, Node 20 runs the
@@ -6,7 +7,10 @@
 // Without esbuild (an install without dev dependencies) and without a bundle, the sources run
 // through tsx instead.
 //
-// The Node.js options on the first line are the server's (scripts/node-flags.mjs says why).
+// The first two lines start Node.js with the server's options (scripts/node-flags.mjs says why)
+// when the file is run as a program. sh reads line 2 as its no-op `:` and then execs Node.js;
+// Node.js reads it as a string and a comment. `#!/usr/bin/env -S node …` would be shorter, but
+// BusyBox's env (Alpine images) has no -S.
 import { BUNDLE, bundle, bundleIsStale } from "../scripts/bundle.mjs";
 import { buildNative } from "../scripts/build-native.mjs";
 

@@ -1,5 +1,5 @@
-// Node.js options the server runs with. `npm start` and the `tally` command's shebang carry the
-// same list (as does `npm run tally`; a test keeps them in step), and the benchmark starts its
+// Node.js options the server runs with. `npm start` and the `tally` command's launch line carry
+// the same list (as does `npm run tally`; a test keeps them in step), and the benchmark starts its
 // servers with it.
 //
 // --min-semi-space-size=16: V8's young generation starts at 16 MiB a semi-space (its full size

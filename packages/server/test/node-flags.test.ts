@@ -9,16 +9,27 @@ const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
 const REPO_ROOT = join(PACKAGE_DIR, "..", "..");
 
 describe("the server's Node.js options", () => {
-  it("npm start, npm run tally and the tally command's shebang all carry every one of them", () => {
+  it("npm start, npm run tally and the tally command's launch line all carry every one of them", () => {
     const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
-    const shebang = readFileSync(join(PACKAGE_DIR, "bin", "tally.mjs"), "utf8").split("\n")[0]!;
+    const [shebang, launch] = readFileSync(join(PACKAGE_DIR, "bin", "tally.mjs"), "utf8").split("\n");
     expect(SERVER_NODE_FLAGS.length).toBeGreaterThan(0);
     for (const flag of SERVER_NODE_FLAGS) {
       expect(scripts["start"]!.split(" ")).toContain(flag);
       expect(scripts["tally"]!.split(" ")).toContain(flag);
-      expect(shebang.split(" ")).toContain(flag);
+      expect(launch!.split(" ")).toContain(flag);
     }
-    expect(shebang.startsWith("#!/usr/bin/env -S node ")).toBe(true);
+    expect(shebang).toBe("#!/bin/sh");
+    expect(launch).toMatch(/^":" \/\/; exec node .* "\$0" "\$@"$/);
+  });
+
+  it("the tally command runs as a program through its sh launch line, which Node.js reads as a no-op", () => {
+    const bin = join(PACKAGE_DIR, "bin", "tally.mjs");
+    const direct = spawnSync(bin, ["--help"], { encoding: "utf8" });
+    expect(direct.status, direct.stderr).toBe(0);
+    expect(direct.stdout).toContain("Usage: tally");
+    const viaNode = spawnSync(process.execPath, [bin, "--help"], { encoding: "utf8" });
+    expect(viaNode.status, viaNode.stderr).toBe(0);
+    expect(viaNode.stdout).toContain("Usage: tally");
   });
 
   it("this Node.js accepts them and starts V8's young generation at 16 MiB a semi-space instead of 1 MiB", () => {
