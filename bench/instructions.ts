@@ -86,13 +86,12 @@ process.on("exit", () => {
 });
 
 /** Starts `node … script` under callgrind with counting off; it is switched on around each measured window. */
-async function startUnderCallgrind(name: string, script: string, argv: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number; outPrefix: string }> {
+async function startUnderCallgrind(name: string, script: string, argv: string[], env: NodeJS.ProcessEnv, nodeOptions: readonly string[] = []): Promise<{ child: ChildProcess; port: number; outPrefix: string }> {
   const outPrefix = join(workDir, `${name}.callgrind`);
   const loader = script.endsWith(".ts") ? ["--import", "tsx"] : [];
   // --perf-basic-prof also turns on V8's log, which would land in the working directory.
   const profFlags = args["js-names"] ? ["--perf-basic-prof", "--no-logfile-per-isolate", `--logfile=${join(workDir, `${name}.v8.log`)}`] : [];
-  // The Tally server runs with the options `npm start` gives it.
-  const nodeFlags = script === SERVER_MAIN ? [...SERVER_NODE_FLAGS, ...profFlags] : profFlags;
+  const nodeFlags = [...nodeOptions, ...profFlags];
   const child = spawn("valgrind", ["--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes", `--callgrind-out-file=${outPrefix}`, process.execPath, ...nodeFlags, ...loader, script, ...argv], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -211,7 +210,7 @@ async function main(): Promise<void> {
       TALLY_ADMIN_TOKEN: `admin-${randomBytes(8).toString("hex")}`,
       LOG_LEVEL: "warn",
       TALLY_RATE_LIMIT_PER_SECOND: "1000000",
-    });
+    }, SERVER_NODE_FLAGS); // the options `npm start` gives the server
     const t = { ...base, port: server.port, secretKey: s.secretKey, accounts: s.accounts };
     for (const w of tallyWorkloads) {
       if (w === "deduct") results.push(count(server, w, { ...t, mode: "closed", request: "deduct" }));
