@@ -47,7 +47,8 @@ const HELP = `Usage: npm run bench -- [options]
   --cpu-prof DIR      run the Tally servers with node --cpu-prof, writing .cpuprofile files to DIR
   --server-node-args=ARGS
                       more node options for the Tally servers, space-separated, given with "="
-                      (--server-node-args=--trace-gc, or --server-node-args="--trace-gc --foo");
+                      (--server-node-args=--trace-gc, or --server-node-args="--trace-gc --foo"),
+                      after the ones npm start gives them, so they can override those;
                       what they print lands in the server's log in the scratch folder: use --keep
 `;
 
