@@ -602,13 +602,12 @@ async function sqliteSuite(): Promise<void> {
       const onGrown = { ...base, port: server.port };
       const onFresh = { ...base, port: fresh.port, secretKey: f.secretKey };
       const grownLabel = `with ${compact(options.growthRows)} ledger rows`;
-      const w1Fresh = { mode: "closed", request: "deduct", accounts: f.accounts } as const;
-      const w1Grown = { mode: "closed", request: "deduct", accounts: s.accounts } as const;
+      const w1 = { mode: "closed", request: "deduct" } as const;
       log("W8 W1 on the fresh ledger, then the grown one, then the fresh one again");
-      record("W8-fresh-W1", "deduct on a fresh ledger", "deducts/s", await runLoad({ ...onFresh, ...w1Fresh, keyPrefix: `w8f1-${runId}` }));
-      const w8w1 = record("W8-W1", `deduct ${grownLabel}`, "deducts/s", await runLoad({ ...onGrown, ...w1Grown, keyPrefix: `w8-${runId}` }), { ledgerRowsAdded: g.transactions });
+      record("W8-fresh-W1", "deduct on a fresh ledger", "deducts/s", await runLoad({ ...onFresh, ...w1, accounts: f.accounts, keyPrefix: `w8f1-${runId}` }));
+      const w8w1 = record("W8-W1", `deduct ${grownLabel}`, "deducts/s", await runLoad({ ...onGrown, ...w1, accounts: s.accounts, keyPrefix: `w8-${runId}` }), { ledgerRowsAdded: g.transactions });
       noteAgainstStart(w8w1, "W1");
-      record("W8-fresh-W1-after", "deduct on a fresh ledger", "deducts/s", await runLoad({ ...onFresh, ...w1Fresh, keyPrefix: `w8f2-${runId}` }));
+      record("W8-fresh-W1-after", "deduct on a fresh ledger", "deducts/s", await runLoad({ ...onFresh, ...w1, accounts: f.accounts, keyPrefix: `w8f2-${runId}` }));
       assertAlive(server, "W8 (W1)");
       assertAlive(fresh, "W8 (fresh W1)");
       await verify(databaseUrl, "W8 (W1)");
