@@ -602,24 +602,22 @@ async function sqliteSuite(): Promise<void> {
       const onGrown = { ...base, port: server.port };
       const onFresh = { ...base, port: fresh.port, secretKey: f.secretKey };
       const grownLabel = `with ${compact(options.growthRows)} ledger rows`;
-      const w1 = { mode: "closed", request: "deduct" } as const;
-      log("W8 W1 on the fresh ledger, then the grown one, then the fresh one again");
-      record("W8-fresh-W1", "deduct on a fresh ledger", "deducts/s", await runLoad({ ...onFresh, ...w1, accounts: f.accounts, keyPrefix: `w8f1-${runId}` }));
-      const w8w1 = record("W8-W1", `deduct ${grownLabel}`, "deducts/s", await runLoad({ ...onGrown, ...w1, accounts: s.accounts, keyPrefix: `w8-${runId}` }), { ledgerRowsAdded: g.transactions });
-      noteAgainstStart(w8w1, "W1");
-      record("W8-fresh-W1-after", "deduct on a fresh ledger", "deducts/s", await runLoad({ ...onFresh, ...w1, accounts: f.accounts, keyPrefix: `w8f2-${runId}` }));
-      assertAlive(server, "W8 (W1)");
-      assertAlive(fresh, "W8 (fresh W1)");
-      await verify(databaseUrl, "W8 (W1)");
-      log("W8 W6 on the fresh ledger, then the grown one, then the fresh one again");
-      const w6 = { mode: "closed", request: "balance", keyPrefix: "w8" } as const;
-      record("W8-fresh-W6", "balance read on a fresh ledger", "reads/s", await runLoad({ ...onFresh, ...w6, accounts: f.accounts }));
-      const w8w6 = record("W8-W6", `balance read ${grownLabel}`, "reads/s", await runLoad({ ...onGrown, ...w6, accounts: s.accounts }), { ledgerRowsAdded: g.transactions });
-      noteAgainstStart(w8w6, "W6");
-      record("W8-fresh-W6-after", "balance read on a fresh ledger", "reads/s", await runLoad({ ...onFresh, ...w6, accounts: f.accounts }));
-      assertAlive(server, "W8 (W6)");
-      assertAlive(fresh, "W8 (fresh W6)");
-      await verify(databaseUrl, "W8 (W6)");
+      // Each deduct run needs keys of its own; a balance read sends none.
+      const workloads = [
+        { id: "W1", what: "deduct", unit: "deducts/s", request: "deduct", keyPrefix: (run: string) => `w8${run}-${runId}` },
+        { id: "W6", what: "balance read", unit: "reads/s", request: "balance", keyPrefix: () => "w8" },
+      ] as const;
+      for (const w of workloads) {
+        log(`W8 ${w.id} on the fresh ledger, then the grown one, then the fresh one again`);
+        const load = { mode: "closed", request: w.request } as const;
+        record(`W8-fresh-${w.id}`, `${w.what} on a fresh ledger`, w.unit, await runLoad({ ...onFresh, ...load, accounts: f.accounts, keyPrefix: w.keyPrefix("f1") }));
+        const grown = record(`W8-${w.id}`, `${w.what} ${grownLabel}`, w.unit, await runLoad({ ...onGrown, ...load, accounts: s.accounts, keyPrefix: w.keyPrefix("") }), { ledgerRowsAdded: g.transactions });
+        noteAgainstStart(grown, w.id);
+        record(`W8-fresh-${w.id}-after`, `${w.what} on a fresh ledger`, w.unit, await runLoad({ ...onFresh, ...load, accounts: f.accounts, keyPrefix: w.keyPrefix("f2") }));
+        assertAlive(server, `W8 (${w.id})`);
+        assertAlive(fresh, `W8 (fresh ${w.id})`);
+        await verify(databaseUrl, `W8 (${w.id})`);
+      }
       await verify(`sqlite:${freshPath}`, "W8 (the fresh ledger)");
     } finally {
       await stopChild(fresh.child);
