@@ -15,6 +15,8 @@ export interface Config {
   readonly poolSize: number;
   /** PostgreSQL: batches that may run at once (TALLY_PG_LANES, default 8). */
   readonly pgLanes: number;
+  /** Hot routes' common requests skip Fastify (TALLY_DIRECT_ROUTES, on | off, default on; see http/direct-routes.ts). */
+  readonly directRoutes: boolean;
   /** Master key, rate limits, CORS (TALLY_SECRET_KEY, TALLY_RATE_LIMIT_*, TALLY_CORS_ORIGINS). */
   readonly security: SecurityConfig;
   /** TALLY_PAYMENT_PROVIDER (manual | stripe), STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_API_BASE. */
@@ -44,6 +46,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   const poolSize = Number(env["TALLY_PG_POOL_SIZE"] ?? 16);
   const pgLanes = Number(env["TALLY_PG_LANES"] ?? 8);
   if (!Number.isInteger(pgLanes) || pgLanes < 1 || pgLanes > 256) throw new Error("TALLY_PG_LANES must be an integer 1–256");
+  const directRoutes = (env["TALLY_DIRECT_ROUTES"] ?? "on").toLowerCase();
+  if (directRoutes !== "on" && directRoutes !== "off") throw new Error("TALLY_DIRECT_ROUTES must be on or off");
   return Object.freeze({
     host: overrides.host ?? env["HOST"] ?? "127.0.0.1",
     port,
@@ -54,6 +58,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     sweepIntervalMs,
     poolSize,
     pgLanes,
+    directRoutes: directRoutes === "on",
     security: loadSecurityConfig(env),
     payments: paymentsConfigFromEnv(env),
   });

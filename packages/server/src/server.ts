@@ -37,7 +37,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     await migrate(db);
     const boot = await bootstrap(db, clock, config.adminToken);
-    const { app } = await buildApp({ db, clock, adminToken: config.adminToken, logLevel: config.logLevel, security: config.security, payments: config.payments });
+    const { app } = await buildApp({ db, clock, adminToken: config.adminToken, logLevel: config.logLevel, security: config.security, payments: config.payments, directRoutes: config.directRoutes });
     const sweeper = options.jobs === false ? undefined : startSweeper(db, clock, config.sweepIntervalMs, app.log);
     const renewals = options.jobs === false ? undefined : startRenewals(db, clock, Math.max(config.sweepIntervalMs, COMMERCE_JOB_INTERVAL_MS_MIN), app.log);
     const webhooks = options.jobs === false ? undefined : startWebhookDelivery(db, clock, Math.max(config.sweepIntervalMs, COMMERCE_JOB_INTERVAL_MS_MIN), app.log);

@@ -1,9 +1,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from "fastify";
-import secureJson from "secure-json-parse";
 import type { Database } from "../store/sql.ts";
 import type { Clock } from "../domain/clock.ts";
 import type { Scope } from "../domain/context.ts";
-import { TallyError } from "../domain/errors.ts";
 import { newId } from "../domain/ids.ts";
 import { LIMITS } from "../domain/limits.ts";
 import { Authenticator } from "../auth/authenticate.ts";
@@ -19,6 +17,8 @@ import { IdempotencyLayer } from "./idempotency.ts";
 import { Router } from "./router.ts";
 import { lazyChildLoggerFactory } from "./lazy-logger.ts";
 import { validatorCompiler } from "./validation.ts";
+import { parseJsonBody } from "./json-body.ts";
+import { DirectDispatcher, PATH_PARAM_LENGTH_MAX } from "./direct-routes.ts";
 import { Metrics } from "./metrics.ts";
 import { registerRoutes } from "./routes/index.ts";
 import { buildOpenApi } from "./openapi.ts";
@@ -39,6 +39,11 @@ export interface AppOptions {
   logStream?: { write(line: string): void };
   /** Payment provider settings; read from the environment when absent. */
   payments?: PaymentsConfig;
+  /**
+   * Serve the hot routes' common requests without Fastify (direct-routes.ts; default true,
+   * TALLY_DIRECT_ROUTES=off turns it off). Off, every request takes Fastify's path.
+   */
+  directRoutes?: boolean;
 }
 
 export interface BuiltApp {
@@ -56,7 +61,7 @@ const HEADER_BYTES_MAX = 16 * 1024;
 export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   const app = Fastify({
     bodyLimit: LIMITS.bodyBytesMax,
-    routerOptions: { maxParamLength: 300 },
+    routerOptions: { maxParamLength: PATH_PARAM_LENGTH_MAX },
     genReqId: () => newId("request"),
     // Our own one-line access log (onResponse) replaces Fastify's two lines per request.
     logController: new LogController({ disableRequestLogging: true }),
@@ -78,6 +83,11 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     },
   });
   app.setValidatorCompiler(validatorCompiler);
+  // Every route Fastify will serve, so that no direct route can take a request meant for another.
+  const fastifyRoutes: Array<{ method: string; url: string }> = [];
+  app.addHook("onRoute", (route) => {
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) fastifyRoutes.push({ method, url: route.url });
+  });
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   // JSON only. The raw text is kept: idempotency fingerprints and webhook signatures need it.
@@ -85,12 +95,13 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   app.addContentTypeParser(["application/json"], { parseAs: "string", bodyLimit: LIMITS.bodyBytesMax }, (request, body, done) => {
     const text = body as string;
     request.rawBody = text;
-    if (text.length === 0) return done(null, {});
+    let parsed: unknown;
     try {
-      done(null, secureJson.parse(text, undefined, { protoAction: "error", constructorAction: "error" }));
-    } catch {
-      done(new TallyError("INVALID_JSON", "Request body is not valid JSON"), undefined);
+      parsed = parseJsonBody(text);
+    } catch (error) {
+      return done(error as Error, undefined);
     }
+    done(null, parsed);
   });
 
   const metrics = options.metrics ?? new Metrics();
@@ -108,7 +119,10 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   installSecurityHeaders(app);
   installCors(app, security.corsOrigins);
   app.addHook("onClose", async () => authenticator.close());
-  installAuthHooks(app, { authenticator, rateLimiter: createRateLimiter(options.db, security), scopeFor });
+  // One limiter for both request paths (Fastify's and the direct dispatcher's): a key's requests
+  // count against one bucket whichever path serves them.
+  const rateLimiter = createRateLimiter(options.db, security);
+  installAuthHooks(app, { authenticator, rateLimiter, scopeFor });
 
   // Hooks are callback-style with a synchronous path, so a request without an Idempotency-Key
   // header pays no promise and no microtask for them.
@@ -155,5 +169,17 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   app.get("/openapi.json", { config: { auth: "public" } }, async () => openapi);
   await registerDocs(app, openapi);
   await registerDashboard(app);
+  if (options.directRoutes !== false) {
+    const dispatcher = new DirectDispatcher(router.directRoutes, { authenticator, rateLimiter, scopeFor, metrics, log: app.log });
+    app.addHook("onReady", (done) => {
+      dispatcher.learnRoutes(fastifyRoutes);
+      done();
+    });
+    app.addHook("preClose", (done) => {
+      dispatcher.close();
+      done();
+    });
+    dispatcher.install(app.server);
+  }
   return { app, router, authenticator, metrics };
 }

@@ -5,6 +5,7 @@ import { type Authenticator, unauthenticated } from "../auth/authenticate.ts";
 import { hasScope, type Principal } from "../auth/principal.ts";
 import { isHmacAuthorization } from "../auth/hmac.ts";
 import type { RateLimiter } from "../auth/rate-limit.ts";
+import type { KeyScope } from "../store/records.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -44,7 +45,7 @@ export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void
   }
 
   function afterLimit(request: FastifyRequest, principal: Principal, wait: number): void | Promise<void> {
-    if (wait > 0) throw new TallyError("RATE_LIMITED", `Too many requests for this key; retry in ${wait} s`, { retryAfterSeconds: wait }, { "retry-after": String(wait) });
+    if (wait > 0) throw rateLimited(wait);
     authorize(request, principal);
     if (principal.kind === "admin" && request.scope !== undefined) {
       const appId = request.scope.appId;
@@ -56,8 +57,7 @@ export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void
 
   /** Seconds to wait (0: go ahead), or a promise of it when the limit is shared through the database. */
   function limit(principal: Principal): number | Promise<number> {
-    // The operator's admin token is not limited: it is one credential, held by the operator.
-    const bucket = principal.kind === "key" ? `key:${principal.keyId}` : principal.kind === "endUser" ? `user:${principal.appId}:${principal.subject}` : undefined;
+    const bucket = rateLimitBucket(principal);
     return bucket === undefined ? 0 : rateLimiter.take(bucket);
   }
 
@@ -82,8 +82,7 @@ export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void
       request.scope = scopeFor(appId);
       return;
     }
-    const needed = config?.scope ?? (request.method === "GET" ? "read" : "write");
-    if (!hasScope(principal.scopes, needed)) throw new TallyError("FORBIDDEN", `This key lacks the ${needed} scope`);
+    requireKeyScope(principal, config?.scope ?? (request.method === "GET" ? "read" : "write"));
     request.scope = scopeFor(principal.appId);
   }
 
@@ -128,6 +127,21 @@ export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void
       done,
     );
   });
+}
+
+/** The rate-limit bucket a principal's requests count against; none for the admin token. */
+export function rateLimitBucket(principal: Principal): string | undefined {
+  // The operator's admin token is not limited: it is one credential, held by the operator.
+  return principal.kind === "key" ? `key:${principal.keyId}` : principal.kind === "endUser" ? `user:${principal.appId}:${principal.subject}` : undefined;
+}
+
+export function rateLimited(waitSeconds: number): TallyError {
+  return new TallyError("RATE_LIMITED", `Too many requests for this key; retry in ${waitSeconds} s`, { retryAfterSeconds: waitSeconds }, { "retry-after": String(waitSeconds) });
+}
+
+/** An application key on an `app` route: it must hold the route's scope. */
+export function requireKeyScope(principal: Principal & { kind: "key" }, needed: KeyScope): void {
+  if (!hasScope(principal.scopes, needed)) throw new TallyError("FORBIDDEN", `This key lacks the ${needed} scope`);
 }
 
 /**

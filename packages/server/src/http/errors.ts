@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { TallyError, type ErrorCode, ERROR_STATUS } from "../domain/errors.ts";
 import { isContention, isUnavailable } from "../store/sql.ts";
 
@@ -20,9 +20,19 @@ interface AjvIssue {
   params: Record<string, unknown>;
 }
 
-/** Turns anything thrown into the contract's envelope. Unknown errors are logged and become a bare 500. */
-export function toErrorResponse(error: unknown, request: FastifyRequest): { status: number; body: string; headers?: Record<string, string> } {
-  const requestId = request.id;
+export interface ErrorResponse {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Turns anything thrown into the contract's envelope, for Fastify's error handler and for the
+ * direct dispatcher alike (a validation failure arrives as Fastify shapes it: Ajv's issues in
+ * `validation`, the part of the request in `validationContext`). Unknown errors are logged and
+ * become a bare 500.
+ */
+export function toErrorResponse(error: unknown, requestId: string, log: FastifyBaseLogger): ErrorResponse {
   if (error instanceof TallyError) {
     return { status: error.status, body: envelope(error.code, error.message, requestId, error.details), ...(error.headers ? { headers: error.headers } : {}) };
   }
@@ -60,20 +70,20 @@ export function toErrorResponse(error: unknown, request: FastifyRequest): { stat
     return { status: 400, body: envelope("VALIDATION_ERROR", "Malformed request", requestId, { issues: [{ path: "/", message: fe.message }] }) };
   }
   if (isUnavailable(error)) {
-    request.log.warn({ err: error, reqId: requestId }, "database unavailable");
+    log.warn({ err: error, reqId: requestId }, "database unavailable");
     return { status: 503, body: envelope("UNAVAILABLE", "The database is unavailable; retry shortly", requestId), headers: { "retry-after": "1" } };
   }
   if (isContention(error)) {
     // Nothing was written (the request's savepoint was rolled back), so a retry is safe.
-    request.log.warn({ err: error, reqId: requestId }, "database contention outlasted retries");
+    log.warn({ err: error, reqId: requestId }, "database contention outlasted retries");
     return { status: 503, body: envelope("UNAVAILABLE", "The database was too contended to finish this request; nothing was written, retry it", requestId), headers: { "retry-after": "1" } };
   }
-  request.log.error({ err: error, reqId: requestId }, "unhandled error");
+  log.error({ err: error, reqId: requestId }, "unhandled error");
   return { status: 500, body: envelope("INTERNAL", "Internal error", requestId) };
 }
 
 export function sendError(reply: FastifyReply, request: FastifyRequest, error: unknown): FastifyReply {
-  const { status, body, headers } = toErrorResponse(error, request);
+  const { status, body, headers } = toErrorResponse(error, request.id, request.log);
   if (headers) for (const [k, v] of Object.entries(headers)) reply.header(k, v);
   return reply.code(status).type("application/json; charset=utf-8").send(body);
 }

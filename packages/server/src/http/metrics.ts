@@ -8,6 +8,8 @@ export class Metrics {
   /** Ledger operations counted so far, by operation then outcome (a handful of each). */
   private readonly ledgerCounts = new Map<string, Map<string, number>>();
   readonly dbPool: Gauge<"state">;
+  /** Requests answered by the direct dispatcher (direct-routes.ts) rather than Fastify. */
+  private directRequests = 0;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -22,6 +24,16 @@ export class Metrics {
       collect() {
         this.reset();
         for (const [operation, byOutcome] of ledgerCounts) for (const [outcome, count] of byOutcome) this.inc({ operation, outcome }, count);
+      },
+    });
+    const metrics = this;
+    new Counter({
+      name: "tally_http_direct_requests_total",
+      help: "HTTP requests answered without Fastify, by the direct dispatcher of the hot routes (docs/performance.md)",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(metrics.directRequests);
       },
     });
     this.dbPool = new Gauge({
@@ -43,6 +55,10 @@ export class Metrics {
       this.ledgerCounts.set(operation, byOutcome);
     }
     byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
+  }
+
+  countDirectRequest(): void {
+    this.directRequests++;
   }
 
   /** Counts one answered request and its latency; `route` is the registered pattern. */

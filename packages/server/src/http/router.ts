@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Static, TSchema } from "typebox";
+import { compileValidator, type Validator } from "./validation.ts";
 import type { KeyScope } from "../store/records.ts";
 import type { Principal, RouteAuth } from "../auth/principal.ts";
 import type { Scope } from "../domain/context.ts";
@@ -25,20 +26,46 @@ export interface RouteSpec<B, Q, P> {
   idempotent?: false;
   /** The handler reads the raw body itself (webhooks). */
   rawBody?: boolean;
+  /**
+   * Also served by the direct dispatcher (`direct-routes.ts`), which answers the common shape of
+   * a hot route's request without Fastify. Only for `app` routes whose handler needs nothing
+   * but the parsed request (a `DirectHandlerContext`: no Fastify request or reply).
+   */
+  direct?: boolean;
 }
 
-export interface HandlerContext<B, Q, P> {
+/** What a handler gets on either path: the validated request and who is asking. */
+export interface DirectHandlerContext<B, Q, P> {
   body: In<B>;
   query: In<Q>;
   params: In<P>;
   principal: Principal;
   /** The application the request acts on (absent for admin-only and public routes). */
   scope: Scope;
-  request: FastifyRequest;
-  reply: FastifyReply;
   /** The Idempotency-Key header, when given. */
   idempotencyKey: string | undefined;
   status(code: number): void;
+}
+
+/** What a handler served only by Fastify gets: also the request and reply themselves. */
+export interface HandlerContext<B, Q, P> extends DirectHandlerContext<B, Q, P> {
+  request: FastifyRequest;
+  reply: FastifyReply;
+}
+
+/** A route the direct dispatcher may serve, with its validators compiled as Fastify compiles them. */
+export interface DirectRoute {
+  method: Method;
+  /** As in the contract: `/v1/reservations/{id}/confirm`. */
+  url: string;
+  /** As Fastify names it (metrics' route label): `/v1/reservations/:id/confirm`. */
+  fastifyUrl: string;
+  scope: KeyScope;
+  successStatus: number;
+  params: Validator | undefined;
+  body: Validator | undefined;
+  query: Validator | undefined;
+  handler: (ctx: DirectHandlerContext<TSchema, TSchema, TSchema>) => Promise<unknown>;
 }
 
 export interface RouteRecord {
@@ -74,15 +101,25 @@ declare module "fastify" {
  */
 export class Router {
   readonly routes: RouteRecord[] = [];
+  readonly directRoutes: DirectRoute[] = [];
 
   constructor(private readonly app: FastifyInstance) {}
 
+  add<B extends TSchema | undefined = undefined, Q extends TSchema | undefined = undefined, P extends TSchema | undefined = undefined>(
+    spec: RouteSpec<B, Q, P> & { direct: true },
+    handler: (ctx: DirectHandlerContext<B, Q, P>) => Promise<unknown>,
+  ): void;
+  add<B extends TSchema | undefined = undefined, Q extends TSchema | undefined = undefined, P extends TSchema | undefined = undefined>(
+    spec: RouteSpec<B, Q, P> & { direct?: false },
+    handler: (ctx: HandlerContext<B, Q, P>) => Promise<unknown>,
+  ): void;
   add<B extends TSchema | undefined = undefined, Q extends TSchema | undefined = undefined, P extends TSchema | undefined = undefined>(
     spec: RouteSpec<B, Q, P>,
     handler: (ctx: HandlerContext<B, Q, P>) => Promise<unknown>,
   ): void {
     const scope = spec.scope ?? (spec.method === "GET" ? "read" : "write");
     const successStatus = Number(Object.keys(spec.responses)[0] ?? 200);
+    const fastifyUrl = spec.url.replace(/\{(\w+)\}/g, ":$1");
     this.routes.push({
       method: spec.method,
       url: spec.url,
@@ -99,9 +136,25 @@ export class Router {
     if (spec.body) schema["body"] = spec.body;
     if (spec.query) schema["querystring"] = spec.query;
     if (spec.params) schema["params"] = spec.params;
+    if (spec.direct === true) {
+      if (spec.auth !== "app" || spec.rawBody === true || spec.idempotent === false) {
+        throw new Error(`${spec.method} ${spec.url}: only app routes that take JSON and honour Idempotency-Key can be direct`);
+      }
+      this.directRoutes.push({
+        method: spec.method,
+        url: spec.url,
+        fastifyUrl,
+        scope,
+        successStatus,
+        params: spec.params ? compileValidator(spec.params, "params") : undefined,
+        body: spec.body ? compileValidator(spec.body, "body") : undefined,
+        query: spec.query ? compileValidator(spec.query, "querystring") : undefined,
+        handler: handler as unknown as DirectRoute["handler"],
+      });
+    }
     this.app.route({
       method: spec.method,
-      url: spec.url.replace(/\{(\w+)\}/g, ":$1"),
+      url: fastifyUrl,
       schema,
       config: { auth: spec.auth, scope, rawBody: spec.rawBody === true, idempotent: spec.idempotent !== false },
       handler: async (request, reply) => {

@@ -105,6 +105,7 @@ export function accountRoutes(r: Router, deps: RouteDeps): void {
     {
       method: "GET",
       url: "/v1/accounts/{accountId}/balance",
+      direct: true,
       auth: "app",
       tag: "Balances",
       summary: "Balance in one unit",
@@ -119,6 +120,7 @@ export function accountRoutes(r: Router, deps: RouteDeps): void {
     {
       method: "GET",
       url: "/v1/accounts/{accountId}/balances",
+      direct: true,
       auth: "app",
       tag: "Balances",
       summary: "Balances in every unit the account has used",

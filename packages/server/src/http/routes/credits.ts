@@ -35,6 +35,7 @@ export function creditRoutes(r: Router, deps: RouteDeps): void {
     {
       method: "POST",
       url: "/v1/credits/grant",
+      direct: true,
       auth: "app",
       tag: "Credits",
       summary: "Grant credits as a new lot (creates the account for an unknown externalId)",
@@ -70,6 +71,7 @@ export function creditRoutes(r: Router, deps: RouteDeps): void {
     {
       method: "POST",
       url: "/v1/credits/deduct",
+      direct: true,
       auth: "app",
       tag: "Credits",
       summary: "Spend credits, burning lots in burn order (402 when short)",

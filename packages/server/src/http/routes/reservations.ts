@@ -28,6 +28,7 @@ export function reservationRoutes(r: Router, _deps: RouteDeps): void {
     {
       method: "POST",
       url: "/v1/reservations",
+      direct: true,
       auth: "app",
       tag: "Reservations",
       summary: "Hold credits for up to ttlSeconds (402 when short)",
@@ -66,6 +67,7 @@ export function reservationRoutes(r: Router, _deps: RouteDeps): void {
     {
       method: "POST",
       url: "/v1/reservations/{id}/confirm",
+      direct: true,
       auth: "app",
       tag: "Reservations",
       summary: "Spend the actual amount (captures included) and release the rest",
@@ -81,6 +83,7 @@ export function reservationRoutes(r: Router, _deps: RouteDeps): void {
     {
       method: "POST",
       url: "/v1/reservations/{id}/cancel",
+      direct: true,
       auth: "app",
       tag: "Reservations",
       summary: "Release every held credit",

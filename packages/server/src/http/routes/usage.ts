@@ -24,6 +24,7 @@ export function usageRoutes(r: Router, _deps: RouteDeps): void {
     {
       method: "POST",
       url: "/v1/usage",
+      direct: true,
       auth: "app",
       tag: "Usage",
       summary: "Record a model call; with charge: true, deduct its priced cost atomically",
