@@ -32,6 +32,56 @@ for (const synchronous of ["FULL", "NORMAL"] as const) {
       await again.close();
     });
 
+    it("runs a batch once when its failures wrote nothing, keeping every other transaction's writes", async () => {
+      const db = new SqliteDatabase({ path: tempPath(), synchronous });
+      db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+      const runs = new Array<number>(200).fill(0);
+      const results = await Promise.allSettled(
+        runs.map((_, i) =>
+          db.transaction(async (tx) => {
+            runs[i]!++;
+            // Reads first, as a deduct that finds too few credits does: nothing written, nothing to undo.
+            await tx.get("SELECT COUNT(*) AS n FROM t");
+            if (i % 3 === 0) throw new Error(`refused ${i}`);
+            await tx.run("INSERT INTO t (k, v) VALUES (?, ?)", [i, `v${i}`]);
+            return i;
+          }),
+        ),
+      );
+      expect(runs.every((n) => n === 1)).toBe(true);
+      expect(results.filter((r) => r.status === "rejected").length).toBe(Math.ceil(200 / 3));
+      const rows = await db.read((q) => q.all<{ k: number }>("SELECT k FROM t ORDER BY k"));
+      expect(rows.map((r) => r.k)).toEqual(runs.map((_, i) => i).filter((i) => i % 3 !== 0));
+      await db.close();
+    });
+
+    it("runs a batch again with savepoints when a transaction fails after writing: its writes vanish, the others' stay, each answered from its last run", async () => {
+      const db = new SqliteDatabase({ path: tempPath(), synchronous });
+      db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+      const runs = new Array<number>(50).fill(0);
+      const results = await Promise.allSettled(
+        runs.map((_, i) =>
+          db.transaction(async (tx) => {
+            const run = ++runs[i]!;
+            await tx.run("INSERT INTO t (k, v) VALUES (?, ?)", [i, `v${i}-run${run}`]);
+            if (i === 25) throw new Error("fails after writing");
+            return run;
+          }),
+        ),
+      );
+      expect(results[25]!.status).toBe("rejected");
+      // The batch that held transaction 25 ran twice; a transaction's answer is its last run's.
+      expect(runs[25]).toBe(2);
+      const rows = await db.read((q) => q.all<{ k: number; v: string }>("SELECT k, v FROM t ORDER BY k"));
+      expect(rows.map((r) => r.k)).toEqual(runs.map((_, i) => i).filter((i) => i !== 25));
+      for (const row of rows) {
+        const result = results[row.k]!;
+        expect(result.status).toBe("fulfilled");
+        expect(row.v).toBe(`v${row.k}-run${(result as PromiseFulfilledResult<number>).value}`);
+      }
+      await db.close();
+    });
+
     it("never shows readers a transaction that is still open in a batch", async () => {
       const db = new SqliteDatabase({ path: tempPath(), synchronous });
       db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY)");

@@ -6,6 +6,8 @@ type RowBuilder = (values: readonly unknown[]) => object;
 
 interface Prepared {
   readonly statement: BetterSqlite3.Statement;
+  /** False for a statement that may change the database (SQLite's `sqlite3_stmt_readonly`). */
+  readonly readonly: boolean;
   /** Set for statements that return rows; rebuilt should the column list change. */
   build: RowBuilder | undefined;
   columnCount: number;
@@ -47,6 +49,11 @@ function rowBuilder(columns: readonly string[]): RowBuilder {
 export class StatementCache {
   private readonly prepared = new Map<string, Prepared>();
   readonly sql: Sql;
+  /**
+   * Statements run so far that may have changed the database (any that is not read-only,
+   * whether or not it changed a row): a transaction that ran none has nothing to undo.
+   */
+  writes = 0;
 
   constructor(
     private readonly connection: BetterSqlite3.Database,
@@ -56,7 +63,7 @@ export class StatementCache {
       dialect,
       all: async <T extends object>(sql: string, params?: readonly SqlValue[]) => this.all(sql, params) as T[],
       get: async <T extends object>(sql: string, params?: readonly SqlValue[]) => this.get(sql, params) as T | undefined,
-      run: async (sql: string, params?: readonly SqlValue[]) => ({ changes: runWith(this.prepare(sql).statement, params).changes }),
+      run: async (sql: string, params?: readonly SqlValue[]) => ({ changes: runWith(this.prepareToRun(sql).statement, params).changes }),
     };
   }
 
@@ -64,7 +71,7 @@ export class StatementCache {
     let entry = this.prepared.get(sql);
     if (entry === undefined) {
       const statement = this.connection.prepare(sql);
-      entry = { statement, build: undefined, columnCount: -1 };
+      entry = { statement, readonly: statement.readonly, build: undefined, columnCount: -1 };
       if (statement.reader) {
         statement.raw(true);
         this.refreshColumns(entry);
@@ -72,6 +79,13 @@ export class StatementCache {
       if (this.prepared.size >= STATEMENTS_MAX) this.prepared.delete(this.prepared.keys().next().value!);
       this.prepared.set(sql, entry);
     }
+    return entry;
+  }
+
+  /** The statement for `sql`, counted in `writes` when it may write. */
+  private prepareToRun(sql: string): Prepared {
+    const entry = this.prepare(sql);
+    if (!entry.readonly) this.writes++;
     return entry;
   }
 
@@ -88,7 +102,7 @@ export class StatementCache {
   }
 
   private all(sql: string, params: readonly SqlValue[] | undefined): object[] {
-    const entry = this.prepare(sql);
+    const entry = this.prepareToRun(sql);
     const rows = allWith(entry.statement, params) as unknown[][];
     if (entry.build === undefined) return rows as unknown as object[];
     const objects = new Array<object>(rows.length);
@@ -97,7 +111,7 @@ export class StatementCache {
   }
 
   private get(sql: string, params: readonly SqlValue[] | undefined): object | undefined {
-    const entry = this.prepare(sql);
+    const entry = this.prepareToRun(sql);
     const row = getWith(entry.statement, params) as unknown[] | undefined;
     if (row === undefined || entry.build === undefined) return row as object | undefined;
     return this.toRow(entry, row);
