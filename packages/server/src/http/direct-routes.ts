@@ -25,8 +25,8 @@ type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
 interface CompiledRoute {
   readonly route: DirectRoute;
-  /** The path's segments after its leading `/`: text to match exactly, or null for a parameter. */
-  readonly segments: ReadonlyArray<string | null>;
+  /** The route's path, segment by segment. */
+  readonly pattern: Pattern;
   /** Parameter names, in the order their segments appear. */
   readonly paramNames: readonly string[];
   /**
@@ -78,14 +78,14 @@ export class DirectDispatcher {
     private readonly deps: DirectRouteDeps,
   ) {
     for (const route of routes) {
-      const parts = route.url.split("/").slice(1);
+      const pattern = patternOf(route.fastifyUrl);
       const compiled: CompiledRoute = {
         route,
-        segments: parts.map((p) => (p.startsWith("{") ? null : p)),
-        paramNames: parts.filter((p) => p.startsWith("{")).map((p) => p.slice(1, -1)),
+        pattern,
+        paramNames: route.fastifyUrl.split("/").filter((p) => p.startsWith(":")).map((p) => p.slice(1)),
         shadows: [],
       };
-      const shape = `${route.method} ${parts.length}`;
+      const shape = `${route.method} ${pattern.length}`;
       const list = this.routesByShape.get(shape) ?? [];
       list.push(compiled);
       this.routesByShape.set(shape, list);
@@ -110,11 +110,10 @@ export class DirectDispatcher {
   learnRoutes(routes: ReadonlyArray<{ method: string; url: string }>): void {
     for (const list of this.routesByShape.values()) {
       for (const compiled of list) {
-        const mine = patternOf(compiled.route.fastifyUrl);
         compiled.shadows = routes
           .filter((other) => other.method === compiled.route.method && other.url !== compiled.route.fastifyUrl)
           .map((other) => patternOf(other.url))
-          .filter((theirs) => overlap(mine, theirs));
+          .filter((theirs) => overlap(compiled.pattern, theirs));
       }
     }
     this.ready = true;
@@ -136,7 +135,7 @@ export class DirectDispatcher {
     if (candidates === undefined) return false;
     let matched: CompiledRoute | undefined;
     for (const candidate of candidates) {
-      if (matches(candidate, parts)) {
+      if (pathMatches(candidate.pattern, parts)) {
         matched = candidate;
         break;
       }
@@ -155,8 +154,8 @@ export class DirectDispatcher {
     const principal = this.deps.authenticator.cachedPrincipal(headers.authorization);
     if (principal === undefined || principal.kind !== "key") return false;
     const params: Record<string, string> = {};
-    for (let i = 0, p = 0; i < matched.segments.length; i++) {
-      if (matched.segments[i] === null) params[matched.paramNames[p++]!] = parts[i + 1]!;
+    for (let i = 0, p = 0; i < matched.pattern.length; i++) {
+      if (matched.pattern[i] === null) params[matched.paramNames[p++]!] = parts[i + 1]!;
     }
     this.respond(request, response, matched.route, params, principal, performance.now()).catch((error: unknown) => {
       // Past the error envelope (a header that would not write, a throwing logger): nothing can
@@ -229,20 +228,6 @@ export class DirectDispatcher {
   }
 }
 
-function matches(candidate: CompiledRoute, parts: readonly string[]): boolean {
-  const segments = candidate.segments;
-  for (let i = 0; i < segments.length; i++) {
-    const part = parts[i + 1]!;
-    const segment = segments[i];
-    if (segment === null) {
-      if (part.length === 0 || part.length > PATH_PARAM_LENGTH_MAX) return false;
-    } else if (segment !== part) {
-      return false;
-    }
-  }
-  return true;
-}
-
 /** The two spellings clients send; any other (other parameters, other case) goes to Fastify's parser lookup. */
 function isJsonContentType(value: string | undefined): boolean {
   return value === "application/json" || value === "application/json; charset=utf-8";
@@ -298,13 +283,20 @@ function overlap(a: Pattern, b: Pattern): boolean {
   }
 }
 
-/** Whether a path (split on "/", with its leading empty part) matches a pattern. */
+/**
+ * Whether a path (split on "/", with its leading empty part) matches a pattern. A parameter
+ * takes a non-empty segment of at most PATH_PARAM_LENGTH_MAX characters, as Fastify's router does.
+ */
 function pathMatches(pattern: Pattern, parts: readonly string[]): boolean {
   for (let i = 0; ; i++) {
     const segment = pattern[i];
     const part = parts[i + 1];
     if (segment === REST) return true;
     if (segment === undefined || part === undefined) return segment === part;
-    if (segment !== null && segment !== part) return false;
+    if (segment === null) {
+      if (part.length === 0 || part.length > PATH_PARAM_LENGTH_MAX) return false;
+    } else if (segment !== part) {
+      return false;
+    }
   }
 }
