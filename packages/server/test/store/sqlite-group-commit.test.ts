@@ -1,5 +1,6 @@
-import { readdirSync, readlinkSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { describe, expect, it, vi } from "vitest";
+import { Checkpointer } from "../../src/store/sqlite/checkpointer.ts";
 import { SqliteDatabase } from "../../src/store/sqlite/database.ts";
 import type { Sql } from "../../src/store/sql.ts";
 import { tempDatabasePaths } from "../support/temp-paths.ts";
@@ -120,6 +121,49 @@ describe("SQLite WAL checkpoints", () => {
     expect(walBytesMax).toBeLessThan(20_000_000);
     const rows = await db.read((q) => q.get<{ n: number }>("SELECT count(*) AS n FROM t"));
     expect(rows?.n).toBe(rounds * 500);
+    await db.close();
+  });
+
+  it("keeps the WAL bounded when writes never pause, though each checkpoint then ends with more committed than the catch-up allowance", async () => {
+    const path = tempPath();
+    // A checkpoint every 50 transactions: the WAL must start over every 200, and at the latest
+    // every 1,000. With 64 writers always queued, every checkpoint ends with a batch or more
+    // committed meanwhile, so checkpoints chain one after another.
+    const db = new SqliteDatabase({ path, synchronous: "NORMAL", checkpointEveryTransactions: 50 });
+    db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+    // A checkpoint asked for while another runs is refused, and the WAL cannot start over then.
+    const refused: unknown[] = [];
+    const run = Checkpointer.prototype.run;
+    const spy = vi.spyOn(Checkpointer.prototype, "run").mockImplementation(function (this: Checkpointer) {
+      return run.call(this).catch((error: unknown) => {
+        refused.push(error);
+        throw error;
+      });
+    });
+    const pad = "x".repeat(2000);
+    const { statSync } = await import("node:fs");
+    const total = 12_000;
+    let next = 0;
+    let walBytesMax = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < total) {
+          const k = next++;
+          await db.transaction((tx) => tx.run("INSERT INTO t (k, v) VALUES (?, ?)", [k, pad]));
+          if (k % 200 === 0) walBytesMax = Math.max(walBytesMax, statSync(`${path}-wal`).size);
+        }
+      }),
+    );
+    // 12,000 rows of 2 kB are ~25 MB of pages; 1,000 transactions' worth is ~2.5 MB.
+    expect(statSync(path).size + statSync(`${path}-wal`).size).toBeGreaterThan(24_000_000);
+    expect(walBytesMax).toBeLessThan(8_000_000);
+    expect(refused).toEqual([]);
+    // The WAL header's checkpoint sequence number counts the times the WAL started over.
+    // At the latest every 1,000 transactions (less the first round and the last, unfinished one).
+    expect(readFileSync(`${path}-wal`).readUInt32BE(12)).toBeGreaterThanOrEqual(total / 1000 - 2);
+    spy.mockRestore();
+    const rows = await db.read((q) => q.get<{ n: number }>("SELECT count(*) AS n FROM t"));
+    expect(rows?.n).toBe(total);
     await db.close();
   });
 });
