@@ -1,0 +1,137 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import BetterSqlite3 from "better-sqlite3";
+import { seed } from "./seed.ts";
+import { openDatabase } from "../packages/server/src/store/open.ts";
+import { deduct } from "../packages/server/src/domain/credits.ts";
+import { systemClock } from "../packages/server/src/domain/clock.ts";
+
+/**
+ * `npm run bench:ledger`: deducts run in-process, straight into the ledger's domain code on SQLite
+ * (durable, synchronous=FULL), with no HTTP in the way: what a deduct costs the ledger and the
+ * database alone, round after round on one growing ledger. A cost that climbs from round to
+ * round is something that grows with the ledger or the WAL (this is how session 13 found a WAL
+ * that never started over). `--statements` also times every SQLite statement by its SQL text.
+ */
+
+const HELP = `Usage: npm run bench:ledger -- [options]
+
+  --seconds S       seconds per round (default 5)
+  --rounds N        measured rounds, after one round of warm-up (default 4)
+  --accounts N      accounts seeded (default 10,000)
+  --concurrency N   deducts in flight at once (default 64, as the HTTP bench's connections)
+  --statements      time each SQLite statement (µs per deduct, calls per deduct), per round
+`;
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    seconds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "4" },
+    accounts: { type: "string", default: "10000" },
+    concurrency: { type: "string", default: "64" },
+    statements: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+function positiveInteger(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${value}`);
+  return n;
+}
+const roundMs = positiveInteger("seconds", args.seconds) * 1000;
+const rounds = positiveInteger("rounds", args.rounds);
+const accountsCount = positiveInteger("accounts", args.accounts);
+const concurrency = positiveInteger("concurrency", args.concurrency);
+
+/** SQL text → calls and nanoseconds, when --statements wraps better-sqlite3's statement methods. */
+const statementTimes = new Map<string, { calls: number; ns: bigint }>();
+
+function timeStatements(): void {
+  const probe = new BetterSqlite3(":memory:");
+  const proto = Object.getPrototypeOf(probe.prepare("SELECT 1")) as Record<"run" | "get" | "all", (...a: unknown[]) => unknown>;
+  probe.close();
+  for (const method of ["run", "get", "all"] as const) {
+    const original = proto[method];
+    proto[method] = function (this: { source: string }, ...params: unknown[]) {
+      const startedNs = process.hrtime.bigint();
+      try {
+        return original.apply(this, params);
+      } finally {
+        const key = `${method} ${this.source.replace(/\s+/g, " ").slice(0, 100)}`;
+        const entry = statementTimes.get(key) ?? { calls: 0, ns: 0n };
+        entry.calls++;
+        entry.ns += process.hrtime.bigint() - startedNs;
+        statementTimes.set(key, entry);
+      }
+    };
+  }
+}
+
+/** CPU time of this process's main thread (the event loop), from /proc; undefined off Linux. */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in 10 ms ticks
+  } catch {
+    return undefined;
+  }
+}
+
+function fileMb(path: string): string {
+  try {
+    return (statSync(path).size / 1048576).toFixed(0);
+  } catch {
+    return "0";
+  }
+}
+
+if (args.statements) timeStatements();
+const dir = mkdtempSync(join(tmpdir(), "tally-ledger-bench-"));
+const path = join(dir, "tally.db");
+try {
+  const seeded = await seed(`sqlite:${path}`, accountsCount, (line) => console.log(line));
+  const db = openDatabase(`sqlite:${path}`, { synchronous: "FULL" });
+  const scope = { db, clock: systemClock, appId: seeded.appId };
+  let keyCounter = 0;
+  const round = async (label: string): Promise<void> => {
+    statementTimes.clear();
+    const endMs = Date.now() + roundMs;
+    let deducts = 0;
+    const cpuBeforeMs = mainThreadCpuMs();
+    const startedMs = Date.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (Date.now() < endMs) {
+          const accountId = seeded.accounts[Math.floor(Math.random() * seeded.accounts.length)]!;
+          await deduct(scope, { accountId, amount: 1, operation: "bench.deduct", idempotencyKey: `ledger-${keyCounter++}` });
+          deducts++;
+        }
+      }),
+    );
+    const elapsedMs = Date.now() - startedMs;
+    const cpuAfterMs = mainThreadCpuMs();
+    const perDeduct = cpuBeforeMs === undefined || cpuAfterMs === undefined ? "" : `, main thread ${(((cpuAfterMs - cpuBeforeMs) * 1000) / deducts).toFixed(1)} µs/deduct`;
+    console.log(
+      `${label.padEnd(8)} ${Math.round((deducts / elapsedMs) * 1000).toLocaleString("en-US")} deducts/s${perDeduct}; WAL file ${fileMb(`${path}-wal`)} MB, database ${fileMb(path)} MB`,
+    );
+    if (args.statements) {
+      const rows = [...statementTimes.entries()].sort((a, b) => Number(b[1].ns - a[1].ns)).slice(0, 12);
+      for (const [sql, t] of rows) {
+        console.log(`  ${(Number(t.ns) / 1000 / deducts).toFixed(2).padStart(7)} µs/deduct ${(t.calls / deducts).toFixed(2).padStart(5)} calls/deduct  ${sql}`);
+      }
+    }
+  };
+  await round("warm-up");
+  for (let i = 1; i <= rounds; i++) await round(`round ${i}`);
+  await db.close();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
