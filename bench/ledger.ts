@@ -6,12 +6,13 @@ import BetterSqlite3 from "better-sqlite3";
 import { seed } from "./seed.ts";
 import { openDatabase } from "../packages/server/src/store/open.ts";
 import { deduct } from "../packages/server/src/domain/credits.ts";
+import { confirm, reserve } from "../packages/server/src/domain/reservations.ts";
 import { systemClock } from "../packages/server/src/domain/clock.ts";
 
 /**
- * `npm run bench:ledger`: deducts run in-process, straight into the ledger's domain code on SQLite
- * (durable, synchronous=FULL), with no HTTP in the way: what a deduct costs the ledger and the
- * database alone, round after round on one growing ledger. A cost that climbs from round to
+ * `npm run bench:ledger`: deducts (or reserve + confirm pairs) run in-process, straight into the
+ * ledger's domain code on SQLite (durable, synchronous=FULL), with no HTTP in the way: what an
+ * operation costs the ledger and the database alone, round after round on one growing ledger. A cost that climbs from round to
  * round is something that grows with the ledger or the WAL (this is how session 13 found a WAL
  * that never started over). `--statements` also times every SQLite statement by its SQL text.
  */
@@ -21,7 +22,8 @@ const HELP = `Usage: npm run bench:ledger -- [options]
   --seconds S       seconds per round (default 5)
   --rounds N        measured rounds, after one round of warm-up (default 4)
   --accounts N      accounts seeded (default 10,000)
-  --concurrency N   deducts in flight at once (default 64, as the HTTP bench's connections)
+  --concurrency N   operations in flight at once (default 64, as the HTTP bench's connections)
+  --workload W      deduct (default), or pairs: a reservation, then its confirm (W5's work)
   --statements      time each SQLite statement (µs per deduct, calls per deduct), per round
 `;
 
@@ -33,6 +35,7 @@ const { values: args } = parseArgs({
     accounts: { type: "string", default: "10000" },
     concurrency: { type: "string", default: "64" },
     statements: { type: "boolean", default: false },
+    workload: { type: "string", default: "deduct" },
     help: { type: "boolean", default: false },
   },
 });
@@ -50,6 +53,9 @@ const roundMs = positiveInteger("seconds", args.seconds) * 1000;
 const rounds = positiveInteger("rounds", args.rounds);
 const accountsCount = positiveInteger("accounts", args.accounts);
 const concurrency = positiveInteger("concurrency", args.concurrency);
+if (args.workload !== "deduct" && args.workload !== "pairs") throw new Error(`--workload must be deduct or pairs, got ${args.workload}`);
+const workload: "deduct" | "pairs" = args.workload;
+const unit = workload === "deduct" ? "deduct" : "pair";
 
 /** SQL text → calls and nanoseconds, when --statements wraps better-sqlite3's statement methods. */
 const statementTimes = new Map<string, { calls: number; ns: bigint }>();
@@ -104,28 +110,35 @@ try {
   const round = async (label: string): Promise<void> => {
     statementTimes.clear();
     const endMs = Date.now() + roundMs;
-    let deducts = 0;
+    let done = 0;
     const cpuBeforeMs = mainThreadCpuMs();
     const startedMs = Date.now();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (Date.now() < endMs) {
           const accountId = seeded.accounts[Math.floor(Math.random() * seeded.accounts.length)]!;
-          await deduct(scope, { accountId, amount: 1, operation: "bench.deduct", idempotencyKey: `ledger-${keyCounter++}` });
-          deducts++;
+          const key = `ledger-${keyCounter++}`;
+          if (workload === "deduct") {
+            await deduct(scope, { accountId, amount: 1, operation: "bench.deduct", idempotencyKey: key });
+          } else {
+            const held = await reserve(scope, { accountId, amount: 1, ttlSeconds: 600, operation: "bench.reserve", idempotencyKey: `${key}-r` });
+            if (!("reservation" in held)) throw new Error("a reservation without dryRun answered as a dry run");
+            await confirm(scope, held.reservation.id, { idempotencyKey: `${key}-c` });
+          }
+          done++;
         }
       }),
     );
     const elapsedMs = Date.now() - startedMs;
     const cpuAfterMs = mainThreadCpuMs();
-    const perDeduct = cpuBeforeMs === undefined || cpuAfterMs === undefined ? "" : `, main thread ${(((cpuAfterMs - cpuBeforeMs) * 1000) / deducts).toFixed(1)} µs/deduct`;
+    const perOp = cpuBeforeMs === undefined || cpuAfterMs === undefined ? "" : `, main thread ${(((cpuAfterMs - cpuBeforeMs) * 1000) / done).toFixed(1)} µs/${unit}`;
     console.log(
-      `${label.padEnd(8)} ${Math.round((deducts / elapsedMs) * 1000).toLocaleString("en-US")} deducts/s${perDeduct}; WAL file ${fileMb(`${path}-wal`)} MB, database ${fileMb(path)} MB`,
+      `${label.padEnd(8)} ${Math.round((done / elapsedMs) * 1000).toLocaleString("en-US")} ${unit}s/s${perOp}; WAL file ${fileMb(`${path}-wal`)} MB, database ${fileMb(path)} MB`,
     );
     if (args.statements) {
-      const rows = [...statementTimes.entries()].sort((a, b) => Number(b[1].ns - a[1].ns)).slice(0, 12);
+      const rows = [...statementTimes.entries()].sort((a, b) => Number(b[1].ns - a[1].ns)).slice(0, 16);
       for (const [sql, t] of rows) {
-        console.log(`  ${(Number(t.ns) / 1000 / deducts).toFixed(2).padStart(7)} µs/deduct ${(t.calls / deducts).toFixed(2).padStart(5)} calls/deduct  ${sql}`);
+        console.log(`  ${(Number(t.ns) / 1000 / done).toFixed(2).padStart(7)} µs/${unit} ${(t.calls / done).toFixed(2).padStart(5)} calls/${unit}  ${sql}`);
       }
     }
   };
