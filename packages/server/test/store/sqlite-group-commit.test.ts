@@ -145,23 +145,26 @@ describe("SQLite WAL checkpoints", () => {
     const total = 12_000;
     let next = 0;
     let walBytesMax = 0;
-    await Promise.all(
-      Array.from({ length: 64 }, async () => {
-        while (next < total) {
-          const k = next++;
-          await db.transaction((tx) => tx.run("INSERT INTO t (k, v) VALUES (?, ?)", [k, pad]));
-          if (k % 200 === 0) walBytesMax = Math.max(walBytesMax, statSync(`${path}-wal`).size);
-        }
-      }),
-    );
-    // 12,000 rows of 2 kB are ~25 MB of pages; 1,000 transactions' worth is ~2.5 MB.
-    expect(statSync(path).size + statSync(`${path}-wal`).size).toBeGreaterThan(24_000_000);
-    expect(walBytesMax).toBeLessThan(8_000_000);
-    expect(refused).toEqual([]);
-    // The WAL header's checkpoint sequence number counts the times the WAL started over.
-    // At the latest every 1,000 transactions (less the first round and the last, unfinished one).
-    expect(readFileSync(`${path}-wal`).readUInt32BE(12)).toBeGreaterThanOrEqual(total / 1000 - 2);
-    spy.mockRestore();
+    try {
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (next < total) {
+            const k = next++;
+            await db.transaction((tx) => tx.run("INSERT INTO t (k, v) VALUES (?, ?)", [k, pad]));
+            if (k % 200 === 0) walBytesMax = Math.max(walBytesMax, statSync(`${path}-wal`).size);
+          }
+        }),
+      );
+      // 12,000 rows of 2 kB are ~25 MB of pages; 1,000 transactions' worth is ~2.5 MB.
+      expect(statSync(path).size + statSync(`${path}-wal`).size).toBeGreaterThan(24_000_000);
+      expect(walBytesMax).toBeLessThan(8_000_000);
+      expect(refused).toEqual([]);
+      // The WAL header's checkpoint sequence number counts the times the WAL started over.
+      // At the latest every 1,000 transactions (less the first round and the last, unfinished one).
+      expect(readFileSync(`${path}-wal`).readUInt32BE(12)).toBeGreaterThanOrEqual(total / 1000 - 2);
+    } finally {
+      spy.mockRestore();
+    }
     const rows = await db.read((q) => q.get<{ n: number }>("SELECT count(*) AS n FROM t"));
     expect(rows?.n).toBe(total);
     await db.close();
