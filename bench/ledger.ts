@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import BetterSqlite3 from "better-sqlite3";
 import { seed } from "./seed.ts";
+import { CLOCK_TICKS_PER_SECOND, cpuTicks } from "./proc-cpu.ts";
 import { openDatabase } from "../packages/server/src/store/open.ts";
 import { deduct } from "../packages/server/src/domain/credits.ts";
 import { confirm, reserve } from "../packages/server/src/domain/reservations.ts";
@@ -83,12 +84,8 @@ function timeStatements(): void {
 
 /** CPU time of this process's main thread (the event loop), from /proc; undefined off Linux. */
 function mainThreadCpuMs(): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in 10 ms ticks
-  } catch {
-    return undefined;
-  }
+  const ticks = cpuTicks(process.pid, process.pid);
+  return ticks === null ? undefined : (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 function fileMb(path: string): string {

@@ -11,6 +11,7 @@ import { seedGrowth } from "./growth.ts";
 import { seed } from "./seed.ts";
 import type { LoadResult, LoadSpec } from "./load.ts";
 import type { LatencySummary } from "./stats.ts";
+import { CLOCK_TICKS_PER_SECOND, cpuTicks } from "./proc-cpu.ts";
 
 /**
  * `npm run bench`: starts everything it measures (a Tally server on SQLite, one on PostgreSQL, a
@@ -308,18 +309,6 @@ async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "dura
 }
 
 const pidByPort = new Map<number, number>();
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** utime + stime of a process (or of one of its threads), in clock ticks (Linux); null elsewhere. */
-function cpuTicks(pid: number, threadId?: number): number | null {
-  try {
-    const stat = readFileSync(threadId === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${threadId}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return null;
-  }
-}
 
 function record(id: string, label: string, unit: string, r: LoadResult & { serverCpu?: ServerCpu }, extra?: Record<string, unknown>): Measurement {
   const m: Measurement = {
