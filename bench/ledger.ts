@@ -13,9 +13,10 @@ import { systemClock } from "../packages/server/src/domain/clock.ts";
 /**
  * `npm run bench:ledger`: deducts (or reserve + confirm pairs) run in-process, straight into the
  * ledger's domain code on SQLite (durable, synchronous=FULL), with no HTTP in the way: what an
- * operation costs the ledger and the database alone, round after round on one growing ledger. A cost that climbs from round to
- * round is something that grows with the ledger or the WAL (this is how session 13 found a WAL
- * that never started over). `--statements` also times every SQLite statement by its SQL text.
+ * operation costs the ledger and the database alone, round after round on one growing ledger. A
+ * cost that climbs from round to round is something that grows with the ledger or the WAL (this
+ * is how session 13 found a WAL that never started over). `--statements` also times every SQLite
+ * statement by its SQL text.
  */
 
 const HELP = `Usage: npm run bench:ledger -- [options]
@@ -25,7 +26,7 @@ const HELP = `Usage: npm run bench:ledger -- [options]
   --accounts N      accounts seeded (default 10,000)
   --concurrency N   operations in flight at once (default 64, as the HTTP bench's connections)
   --workload W      deduct (default), or pairs: a reservation, then its confirm (W5's work)
-  --statements      time each SQLite statement (µs per deduct, calls per deduct), per round
+  --statements      time each SQLite statement (µs and calls per operation), per round
 `;
 
 const { values: args } = parseArgs({
@@ -102,46 +103,49 @@ const path = join(dir, "tally.db");
 try {
   const seeded = await seed(`sqlite:${path}`, accountsCount, (line) => console.log(line));
   const db = openDatabase(`sqlite:${path}`, { synchronous: "FULL" });
-  const scope = { db, clock: systemClock, appId: seeded.appId };
-  let keyCounter = 0;
-  const round = async (label: string): Promise<void> => {
-    statementTimes.clear();
-    const endMs = Date.now() + roundMs;
-    let done = 0;
-    const cpuBeforeMs = mainThreadCpuMs();
-    const startedMs = Date.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (Date.now() < endMs) {
-          const accountId = seeded.accounts[Math.floor(Math.random() * seeded.accounts.length)]!;
-          const key = `ledger-${keyCounter++}`;
-          if (workload === "deduct") {
-            await deduct(scope, { accountId, amount: 1, operation: "bench.deduct", idempotencyKey: key });
-          } else {
-            const held = await reserve(scope, { accountId, amount: 1, ttlSeconds: 600, operation: "bench.reserve", idempotencyKey: `${key}-r` });
-            if (!("reservation" in held)) throw new Error("a reservation without dryRun answered as a dry run");
-            await confirm(scope, held.reservation.id, { idempotencyKey: `${key}-c` });
+  try {
+    const scope = { db, clock: systemClock, appId: seeded.appId };
+    let keyCounter = 0;
+    const round = async (label: string): Promise<void> => {
+      statementTimes.clear();
+      const endMs = Date.now() + roundMs;
+      let done = 0;
+      const cpuBeforeMs = mainThreadCpuMs();
+      const startedMs = Date.now();
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (Date.now() < endMs) {
+            const accountId = seeded.accounts[Math.floor(Math.random() * seeded.accounts.length)]!;
+            const key = `ledger-${keyCounter++}`;
+            if (workload === "deduct") {
+              await deduct(scope, { accountId, amount: 1, operation: "bench.deduct", idempotencyKey: key });
+            } else {
+              const held = await reserve(scope, { accountId, amount: 1, ttlSeconds: 600, operation: "bench.reserve", idempotencyKey: `${key}-r` });
+              if (!("reservation" in held)) throw new Error("a reservation without dryRun answered as a dry run");
+              await confirm(scope, held.reservation.id, { idempotencyKey: `${key}-c` });
+            }
+            done++;
           }
-          done++;
+        }),
+      );
+      const elapsedMs = Date.now() - startedMs;
+      const cpuAfterMs = mainThreadCpuMs();
+      const perOp = cpuBeforeMs === undefined || cpuAfterMs === undefined ? "" : `, main thread ${(((cpuAfterMs - cpuBeforeMs) * 1000) / done).toFixed(1)} µs/${unit}`;
+      console.log(
+        `${label.padEnd(8)} ${Math.round((done / elapsedMs) * 1000).toLocaleString("en-US")} ${unit}s/s${perOp}; WAL file ${fileMb(`${path}-wal`)} MB, database ${fileMb(path)} MB`,
+      );
+      if (args.statements) {
+        const rows = [...statementTimes.entries()].sort((a, b) => Number(b[1].ns - a[1].ns)).slice(0, 16);
+        for (const [sql, t] of rows) {
+          console.log(`  ${(Number(t.ns) / 1000 / done).toFixed(2).padStart(7)} µs/${unit} ${(t.calls / done).toFixed(2).padStart(5)} calls/${unit}  ${sql}`);
         }
-      }),
-    );
-    const elapsedMs = Date.now() - startedMs;
-    const cpuAfterMs = mainThreadCpuMs();
-    const perOp = cpuBeforeMs === undefined || cpuAfterMs === undefined ? "" : `, main thread ${(((cpuAfterMs - cpuBeforeMs) * 1000) / done).toFixed(1)} µs/${unit}`;
-    console.log(
-      `${label.padEnd(8)} ${Math.round((done / elapsedMs) * 1000).toLocaleString("en-US")} ${unit}s/s${perOp}; WAL file ${fileMb(`${path}-wal`)} MB, database ${fileMb(path)} MB`,
-    );
-    if (args.statements) {
-      const rows = [...statementTimes.entries()].sort((a, b) => Number(b[1].ns - a[1].ns)).slice(0, 16);
-      for (const [sql, t] of rows) {
-        console.log(`  ${(Number(t.ns) / 1000 / done).toFixed(2).padStart(7)} µs/${unit} ${(t.calls / done).toFixed(2).padStart(5)} calls/${unit}  ${sql}`);
       }
-    }
-  };
-  await round("warm-up");
-  for (let i = 1; i <= rounds; i++) await round(`round ${i}`);
-  await db.close();
+    };
+    await round("warm-up");
+    for (let i = 1; i <= rounds; i++) await round(`round ${i}`);
+  } finally {
+    await db.close();
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -148,6 +148,8 @@ export class SqliteDatabase implements Database {
   constructor(options: SqliteOptions) {
     this.checkpointEveryTransactions = options.checkpointEveryTransactions ?? CHECKPOINT_EVERY_TRANSACTIONS;
     assert(Number.isSafeInteger(this.checkpointEveryTransactions) && this.checkpointEveryTransactions > 0, "checkpointEveryTransactions must be a positive integer");
+    this.walRestartEveryTransactions = WAL_RESTART_EVERY_CHECKPOINTS * this.checkpointEveryTransactions;
+    this.walTransactionsMax = WAL_TRANSACTIONS_MAX_RESTARTS * this.walRestartEveryTransactions;
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
     ensureWalCoalescing();
     this.db = new BetterSqlite3(options.path);
@@ -175,8 +177,6 @@ export class SqliteDatabase implements Database {
     // switch it back for their batch (migrations).
     this.db.pragma("temp_store = MEMORY");
     this.batchTransactionsMax = options.batchTransactionsMax ?? 256;
-    this.walRestartEveryTransactions = WAL_RESTART_EVERY_CHECKPOINTS * this.checkpointEveryTransactions;
-    this.walTransactionsMax = WAL_TRANSACTIONS_MAX_RESTARTS * this.walRestartEveryTransactions;
     if (options.path !== ":memory:") {
       // Checkpoints run on a worker thread instead of inside a COMMIT on the event loop.
       this.db.pragma("wal_autocheckpoint = 0");
