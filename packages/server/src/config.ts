@@ -14,7 +14,8 @@ export interface Config {
   readonly sweepIntervalMs: number;
   readonly poolSize: number;
   /** PostgreSQL: batches that may run at once (TALLY_PG_LANES, default 8). */
-  readonly pgLanes: number;
+  /** Unset: the PostgreSQL store's default (`LANES_DEFAULT`). */
+  readonly pgLanes: number | undefined;
   /** Hot routes' common requests skip Fastify (TALLY_DIRECT_ROUTES, on | off, default on; see http/direct-routes.ts). */
   readonly directRoutes: boolean;
   /** Master key, rate limits, CORS (TALLY_SECRET_KEY, TALLY_RATE_LIMIT_*, TALLY_CORS_ORIGINS). */
@@ -44,8 +45,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   if (adminToken !== undefined && adminToken.length < 16) throw new Error("TALLY_ADMIN_TOKEN must be at least 16 characters");
   const sweepIntervalMs = Number(env["TALLY_SWEEP_INTERVAL_MS"] ?? 1000);
   const poolSize = Number(env["TALLY_PG_POOL_SIZE"] ?? 16);
-  const pgLanes = Number(env["TALLY_PG_LANES"] ?? 8);
-  if (!Number.isInteger(pgLanes) || pgLanes < 1 || pgLanes > 256) throw new Error("TALLY_PG_LANES must be an integer 1–256");
+  const pgLanes = env["TALLY_PG_LANES"] === undefined || env["TALLY_PG_LANES"] === "" ? undefined : Number(env["TALLY_PG_LANES"]);
+  if (pgLanes !== undefined && (!Number.isInteger(pgLanes) || pgLanes < 1 || pgLanes > 256)) throw new Error("TALLY_PG_LANES must be an integer 1–256");
   const directRoutes = (env["TALLY_DIRECT_ROUTES"] ?? "on").toLowerCase();
   if (directRoutes !== "on" && directRoutes !== "off") throw new Error("TALLY_DIRECT_ROUTES must be on or off");
   return Object.freeze({

@@ -6,7 +6,7 @@ export interface OpenOptions {
   readonly synchronous?: "FULL" | "NORMAL" | "OFF";
   readonly poolSize?: number;
   /** PostgreSQL batches that may run at once (see PostgresOptions.lanes). */
-  readonly lanes?: number;
+  readonly lanes?: number | undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresDatabase } from "../../src/store/postgres/database.ts";
+import type { Database } from "../../src/store/sql.ts";
 import { migrate } from "../../src/store/migrate.ts";
 import { createApp } from "../../src/domain/apps.ts";
 import { deduct, grant } from "../../src/domain/credits.ts";
@@ -52,5 +53,106 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends of one account in one bat
     expect(after).toEqual(Array.from({ length: 12 }, (_, i) => 105 - 3 * (i + 1)));
     expect((await readBalance(scope, accountId, "credits")).balance).toBe(105 - 36);
     expect((await verifyLedger(db)).problems).toEqual([]);
+  });
+});
+
+/**
+ * A spend that does not yet hold its account's lock takes it and reads the key and the lots in
+ * ONE statement, whose reads see the snapshot taken when it began. When the lock waits for a
+ * transaction that changes the account, the lots in that snapshot are stale: the spend must see
+ * that (the locked balance row is newer than the snapshot's) and read again under the lock.
+ */
+describe.skipIf(!postgresAvailable)("PostgreSQL spends that wait for their account's lock", () => {
+  let db: PostgresDatabase;
+  let other: PostgresDatabase;
+  let cleanup: () => Promise<void>;
+  let appId: string;
+  beforeAll(async () => {
+    const fresh = await freshDatabase("postgres");
+    cleanup = fresh.cleanup;
+    db = new PostgresDatabase({ connectionString: fresh.url, poolSize: 4 });
+    other = new PostgresDatabase({ connectionString: fresh.url, poolSize: 4 });
+    await migrate(db);
+    appId = (await createApp(db, systemClock, "waits")).app.id;
+  });
+  afterAll(async () => {
+    await other.close();
+    await db.close();
+    await cleanup();
+  });
+
+  /**
+   * `other`, except that each transaction holds its locks for `holdMs` after its work, before
+   * committing; `held` resolves once the work is done and the wait has begun.
+   */
+  const slowToCommit = (holdMs: number): { db: Database; held: Promise<void> } => {
+    let signal: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (signal = resolve));
+    const db: Database = {
+      dialect: other.dialect,
+      transaction: (fn, options) => other.transaction(async (tx) => {
+        const result = await fn(tx);
+        signal();
+        await sleep(holdMs);
+        return result;
+      }, options),
+      read: (fn) => other.read(fn),
+      ping: () => other.ping(),
+      close: async () => undefined,
+    };
+    return { db, held };
+  };
+
+  /** `db`, counting how many times the database runs a transaction's function (a failed batch runs again). */
+  const counting = (): { db: Database; runs: () => number } => {
+    let runs = 0;
+    const counted: Database = {
+      dialect: db.dialect,
+      transaction: (fn, options) => db.transaction((tx) => {
+        runs++;
+        return fn(tx);
+      }, options),
+      read: (fn) => db.read(fn),
+      ping: () => db.ping(),
+      close: async () => undefined,
+    };
+    return { db: counted, runs: () => runs };
+  };
+
+  it("spends the credits of a grant that committed while the spend waited for the lock, on its first run (it reads the lots again)", async () => {
+    const scope = { db, clock: systemClock, appId };
+    const accountId = (await grant(scope, { externalId: "waiter", amount: 10, unit: "credits" })).transaction.accountId;
+    for (const ref of [{ externalId: "waiter" }, { accountId }]) {
+      if (ref.accountId !== undefined) await grant(scope, { accountId, amount: 10, unit: "credits" });
+      // The grant holds the lock, its new lot written but not committed, while the spend starts.
+      const slow = slowToCommit(200);
+      const granting = grant({ db: slow.db, clock: systemClock, appId }, { accountId, amount: 10, unit: "credits" });
+      await slow.held;
+      const spender = counting();
+      const spend = await deduct({ ...scope, db: spender.db }, { ...ref, amount: 15, idempotencyKey: `wait-${ref.accountId ?? "ext"}` });
+      await granting;
+      expect("transaction" in spend && spend.transaction.balanceAfter).toBe(5);
+      // Stale lots would fail its first run (they add up to less than the locked balance) and
+      // the batch would run it again with a fresh snapshot: right answer, for the wrong reason.
+      expect(spender.runs()).toBe(1);
+      await deduct(scope, { accountId, amount: 5 }); // back to zero for the next round
+    }
+    expect((await readBalance(scope, accountId, "credits")).balance).toBe(0);
+    expect((await verifyLedger(db)).problems).toEqual([]);
+  });
+
+  it("replays, on its first run, a spend whose first attempt committed while its retry waited for the lock", async () => {
+    const scope = { db, clock: systemClock, appId };
+    const accountId = (await grant(scope, { externalId: "retry", amount: 10, unit: "credits" })).transaction.accountId;
+    const slow = slowToCommit(200);
+    const firstAttempt = deduct({ db: slow.db, clock: systemClock, appId }, { accountId, amount: 10, idempotencyKey: "once" });
+    await slow.held;
+    const retrier = counting();
+    const retry = await deduct({ ...scope, db: retrier.db }, { externalId: "retry", amount: 10, idempotencyKey: "once" });
+    const first = await firstAttempt;
+    expect(retrier.runs()).toBe(1);
+    expect("alreadyProcessed" in retry && retry.alreadyProcessed).toBe(true);
+    expect("transaction" in first && "transaction" in retry && retry.transaction.id).toBe("transaction" in first ? first.transaction.id : "");
+    expect((await readBalance(scope, accountId, "credits")).balance).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { PgChangeFeed } from "./change-feed.ts";
 import { HeldLocks, isContention, type ChangeFeed, type Database, type Dialect, type Sql, type SqlValue, type TransactionOptions } from "../sql.ts";
 
@@ -28,9 +29,10 @@ export interface PostgresOptions {
   /** Upper bound on transactions that share one commit. */
   readonly batchTransactionsMax?: number;
   /**
-   * Batches that may run at once (default 8, at most the pool size less 2). Fewer lanes make
-   * bigger batches, so fewer commits and round trips for BEGIN and COMMIT; more lanes run more
-   * accounts side by side. A hot account's requests always share one lane.
+   * Batches that may run at once (default `LANES_DEFAULT`: twice the cores, 4–16; at most the
+   * pool size less 2). Fewer lanes make bigger batches, so fewer commits and round trips for
+   * BEGIN and COMMIT; more lanes run more accounts side by side. A hot account's requests always
+   * share one lane.
    */
   readonly lanes?: number;
 }
@@ -121,8 +123,13 @@ function laneIndex(name: string, lanes: number): number {
   return (h >>> 0) % lanes;
 }
 
-/** Measured with `npm run bench` (W3, W4) on 2 cores: 4–8 lanes beat 14 by a fifth on spread-out load. */
-const LANES_DEFAULT = 8;
+/**
+ * Two lanes per core of this machine, within 4–16. A lane's batch spends most of its time waiting
+ * for round trips, so a core serves more than one; beyond that, more lanes only make smaller
+ * batches, each paying its own BEGIN, COMMIT and WAL flush. Measured with `npm run bench` (W3,
+ * W4) on 2 cores: 4 lanes beat 8 by a tenth and 14 by a fifth on spread-out load.
+ */
+export const LANES_DEFAULT = Math.min(16, Math.max(4, 2 * availableParallelism()));
 
 /** One batch at a time runs per lane; its queue holds what waits for the next. */
 interface Lane {

@@ -25,7 +25,7 @@ export function balanceLockName(appId: string, ref: { accountId?: string | undef
 }
 
 /** Notes a balance row locked by `tx`, under every name the caller may ask for it by. */
-function noteLocked(tx: Sql, appId: string, row: BalanceRow, externalId?: string): void {
+export function noteLocked(tx: Sql, appId: string, row: BalanceRow, externalId?: string): void {
   if (tx.heldLocks === undefined) return;
   tx.heldLocks.add(balanceLockName(appId, { accountId: row.account_id }, row.unit), row.account_id);
   if (externalId !== undefined) tx.heldLocks.add(balanceLockName(appId, { externalId }, row.unit), row.account_id);

@@ -1,6 +1,6 @@
 import type { Sql, SqlValue } from "../sql.ts";
 import type { BalanceRecord, LotRecord, TransactionRecord } from "../records.ts";
-import { balanceLockName, lockBalanceOf, toBalance, type BalanceRow } from "./balances.ts";
+import { balanceLockName, lockBalanceOf, noteLocked, toBalance, type BalanceRow } from "./balances.ts";
 import { findTransactionByKey, TRANSACTION_COLUMNS, toTransaction, type TransactionRow } from "./transactions.ts";
 import { listSpendableLots, LOT_COLUMNS, toLot, type LotRow } from "./lots.ts";
 
@@ -62,11 +62,12 @@ export interface SpendStart extends SpendReads {
 
 /**
  * A spend's first reads: the account's balance row, locked, then what `readForSpend` reads.
- * Undefined when the account has no balance row in `unit` (or does not exist). Where this
- * transaction already holds that lock (PostgreSQL: an earlier request of the same batch took
- * it), all three come back in ONE statement: nobody else can have changed the row or its lots
- * since, so no lock is taken and no fresh snapshot is needed. A hot account's requests, which
- * lanes put in one batch, thus cost one round trip fewer after the first.
+ * Undefined when the account has no balance row in `unit` (or does not exist). On PostgreSQL
+ * all three come back in ONE statement: where this transaction already holds that lock (an
+ * earlier request of the same batch took it), nobody else can have changed the row or its lots
+ * since, so no lock is taken and no fresh snapshot is needed; otherwise the statement takes the
+ * lock too (`lockAndReadForSpend`), and reads again only if the lock had to wait for a change.
+ * On SQLite they are plain reads in turn.
  */
 export async function lockForSpend(
   tx: Sql,
@@ -76,6 +77,7 @@ export async function lockForSpend(
   key: string | undefined,
 ): Promise<SpendStart | undefined> {
   const accountId = tx.heldLocks?.accountOf(balanceLockName(appId, ref, unit));
+  if (accountId === undefined && tx.dialect.name === "postgres") return lockAndReadForSpend(tx, appId, ref, unit, key);
   if (accountId === undefined) {
     const balance = await lockBalanceOf(tx, appId, ref, unit);
     return balance === undefined ? undefined : { balance, ...(await readForSpend(tx, appId, key, balance.accountId, unit)) };
@@ -98,5 +100,78 @@ export async function lockForSpend(
     else lots.push(toLot(JSON.parse(row.j) as LotRow));
   }
   if (balance === undefined) return undefined;
+  return { balance, existing, lots: existing === undefined ? lots : undefined };
+}
+
+/** Identifies one version of a row: a new version (any UPDATE) has a new ctid and xmin. */
+const ROW_VERSION = (alias: string) => `${alias}.ctid::text || ' ' || ${alias}.xmin::text`;
+
+const LOCK_AND_READ_BY = {
+  id: `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags, ${ROW_VERSION("b")} AS lock_version
+       FROM balances b WHERE b.app_id = ? AND b.account_id = ? AND b.unit = ? FOR UPDATE`,
+  externalId: `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags, ${ROW_VERSION("b")} AS lock_version
+       FROM accounts a JOIN balances b ON b.app_id = a.app_id AND b.account_id = a.account_id AND b.unit = ?
+       WHERE a.app_id = ? AND a.external_id = ? FOR UPDATE OF b`,
+};
+
+const lockAndReadSql = new Map<string, string>();
+
+function lockAndReadStatement(byExternalId: boolean, keyed: boolean): string {
+  const shape = `${byExternalId ? "ext" : "id"}:${keyed ? "key" : "nokey"}`;
+  let sql = lockAndReadSql.get(shape);
+  if (sql === undefined) {
+    const parts = [
+      "SELECT 0 AS k, row_to_json(b)::text AS j FROM b",
+      // The balance row as this statement's snapshot has it, beside the locked one above.
+      `SELECT 3, (SELECT ${ROW_VERSION("s")} FROM balances s WHERE s.app_id = ? AND s.account_id = (SELECT account_id FROM b) AND s.unit = ?)`,
+    ];
+    if (keyed) parts.push(`SELECT 1, row_to_json(t)::text FROM (SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND idempotency_key = ?) t`);
+    parts.push(`SELECT 2, row_to_json(l)::text FROM (SELECT ${LOT_COLUMNS} FROM lots WHERE app_id = ? AND account_id = (SELECT account_id FROM b) AND unit = ? AND live = 1) l`);
+    sql = `WITH b AS (${byExternalId ? LOCK_AND_READ_BY.externalId : LOCK_AND_READ_BY.id}) ${parts.join(" UNION ALL ")}`;
+    lockAndReadSql.set(shape, sql);
+  }
+  return sql;
+}
+
+/**
+ * PostgreSQL: `lockBalanceOf` and `readForSpend` in ONE statement, which saves a round trip on
+ * every spend that does not already hold its lock (on a spread of accounts: each one).
+ *
+ * The reads of a statement see its snapshot, taken when it began, while its row lock returns
+ * the row's latest committed version, which may be newer when the lock had to wait for another
+ * transaction (or one committed between the snapshot and the lock). The lots and the key read
+ * with that snapshot are then current only if the balance row's version in the snapshot IS the
+ * locked one: every write of an account's lots or transactions also updates its balance row in
+ * the same transaction (`writeLedger`, the only writer of either, always does), so a newer
+ * committed change to them means a newer balance row. When the versions differ, the reads are
+ * made again under the lock (`readForSpend`): one more round trip, only after a wait.
+ */
+async function lockAndReadForSpend(
+  tx: Sql,
+  appId: string,
+  ref: { accountId?: string | undefined; externalId?: string | undefined },
+  unit: string,
+  key: string | undefined,
+): Promise<SpendStart | undefined> {
+  const byExternalId = ref.accountId === undefined;
+  const params: SqlValue[] = byExternalId ? [unit, appId, ref.externalId ?? ""] : [appId, ref.accountId ?? "", unit];
+  params.push(appId, unit);
+  if (key !== undefined) params.push(appId, key);
+  params.push(appId, unit);
+  let locked: (BalanceRow & { lock_version: string }) | undefined;
+  let snapshotVersion: string | null = null;
+  let existing: TransactionRecord | undefined;
+  const lots: LotRecord[] = [];
+  for (const row of await tx.all<{ k: number; j: string | null }>(lockAndReadStatement(byExternalId, key !== undefined), params)) {
+    const kind = Number(row.k);
+    if (kind === 0) locked = JSON.parse(row.j!) as BalanceRow & { lock_version: string };
+    else if (kind === 3) snapshotVersion = row.j;
+    else if (kind === 1) existing = toTransaction(JSON.parse(row.j!) as TransactionRow);
+    else lots.push(toLot(JSON.parse(row.j!) as LotRow));
+  }
+  if (locked === undefined) return undefined;
+  noteLocked(tx, appId, locked, ref.externalId);
+  const balance = toBalance(locked);
+  if (snapshotVersion !== locked.lock_version) return { balance, ...(await readForSpend(tx, appId, key, balance.accountId, unit)) };
   return { balance, existing, lots: existing === undefined ? lots : undefined };
 }
