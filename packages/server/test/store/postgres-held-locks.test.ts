@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresDatabase } from "../../src/store/postgres/database.ts";
-import type { Database } from "../../src/store/sql.ts";
+import type { Database, SqlValue } from "../../src/store/sql.ts";
+import { LOCK_BY_EXTERNAL_ID } from "../../src/store/repo/balances.ts";
+import { lockAndReadStatement } from "../../src/store/repo/ledger-reads.ts";
 import { migrate } from "../../src/store/migrate.ts";
 import { createApp } from "../../src/domain/apps.ts";
 import { deduct, grant } from "../../src/domain/credits.ts";
@@ -154,5 +156,47 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends that wait for their accou
     expect("alreadyProcessed" in retry && retry.alreadyProcessed).toBe(true);
     expect("transaction" in first && "transaction" in retry && retry.transaction.id).toBe("transaction" in first ? first.transaction.id : "");
     expect((await readBalance(scope, accountId, "credits")).balance).toBe(0);
+  });
+});
+
+/**
+ * Before autovacuum first analyzes a new database, PostgreSQL has no statistics and planned the
+ * join from an account's external id to its balance row as a scan of every balance of the app,
+ * filtered by account: cost that grows with the number of accounts. The lock statements name
+ * the account by a subquery instead, a key for the primary key whatever the statistics.
+ */
+describe.skipIf(!postgresAvailable)("PostgreSQL locks by external id on a database never analyzed", () => {
+  let db: PostgresDatabase;
+  let cleanup: () => Promise<void>;
+  let appId: string;
+  const ACCOUNTS = 1500;
+  beforeAll(async () => {
+    const fresh = await freshDatabase("postgres");
+    cleanup = fresh.cleanup;
+    db = new PostgresDatabase({ connectionString: fresh.url, poolSize: 6 });
+    await migrate(db);
+    appId = (await createApp(db, systemClock, "unanalyzed")).app.id;
+    const scope = { db, clock: systemClock, appId };
+    for (let i = 0; i < ACCOUNTS; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => grant(scope, { externalId: `u${i + j}`, amount: 10, unit: "credits" })));
+    }
+  });
+  afterAll(async () => {
+    await db.close();
+    await cleanup();
+  });
+
+  /** Buffers the statement touches, executed for the newest account (the last one a filtered scan would reach). */
+  const buffersTouched = (sql: string, params: readonly SqlValue[]) =>
+    db.transaction(async (tx) => {
+      const [row] = await tx.all<{ "QUERY PLAN": Array<{ Plan: { "Shared Hit Blocks": number; "Shared Read Blocks": number } }> }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${sql}`, params);
+      const plan = row!["QUERY PLAN"][0]!.Plan;
+      return plan["Shared Hit Blocks"] + plan["Shared Read Blocks"];
+    });
+
+  it("locks an account's balance by external id touching a few pages, not every balance of the app", async () => {
+    const newest = `u${ACCOUNTS - 1}`;
+    expect(await buffersTouched(LOCK_BY_EXTERNAL_ID(db.dialect), [appId, appId, newest, "credits"])).toBeLessThan(30);
+    expect(await buffersTouched(lockAndReadStatement(true, true), [appId, appId, newest, "credits", appId, "credits", appId, "no-such-key", appId, "credits"])).toBeLessThan(60);
   });
 });

@@ -35,10 +35,14 @@ const LOCK_BY_ID = perDialect(
   (d) => `SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?${d.forUpdate}`,
 );
 
-const LOCK_BY_EXTERNAL_ID = perDialect(
-  (d) => `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags FROM accounts a
-   JOIN balances b ON b.app_id = a.app_id AND b.account_id = a.account_id AND b.unit = ?
-   WHERE a.app_id = ? AND a.external_id = ?${d.forUpdateOf("b")}`,
+/**
+ * The account by a scalar subquery, not a join: PostgreSQL plans a join before its tables have
+ * statistics (a new database, until autovacuum analyzes it) as a scan of every balance of the
+ * app in the unit, filtered by account; a subquery's result is always a key for the primary key.
+ */
+export const LOCK_BY_EXTERNAL_ID = perDialect(
+  (d) => `SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances
+   WHERE app_id = ? AND account_id = (SELECT account_id FROM accounts WHERE app_id = ? AND external_id = ?) AND unit = ?${d.forUpdate}`,
 );
 
 const LOCK_BY_RESERVATION = perDialect(
@@ -81,7 +85,7 @@ export async function lockBalanceOf(tx: Sql, appId: string, ref: { accountId?: s
   const row =
     ref.accountId !== undefined
       ? await selectForUpdate(tx, appId, ref.accountId, unit)
-      : await tx.get<BalanceRow>(LOCK_BY_EXTERNAL_ID(tx.dialect), [unit, appId, ref.externalId ?? ""]);
+      : await tx.get<BalanceRow>(LOCK_BY_EXTERNAL_ID(tx.dialect), [appId, appId, ref.externalId ?? "", unit]);
   if (row === undefined) return undefined;
   if (ref.accountId === undefined) noteLocked(tx, appId, row, ref.externalId);
   return toBalance(row);

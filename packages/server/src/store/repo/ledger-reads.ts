@@ -109,14 +109,14 @@ const ROW_VERSION = (alias: string) => `${alias}.ctid::text || ' ' || ${alias}.x
 const LOCK_AND_READ_BY = {
   id: `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags, ${ROW_VERSION("b")} AS lock_version
        FROM balances b WHERE b.app_id = ? AND b.account_id = ? AND b.unit = ? FOR UPDATE`,
+  // A subquery, not a join: see LOCK_BY_EXTERNAL_ID in balances.ts.
   externalId: `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags, ${ROW_VERSION("b")} AS lock_version
-       FROM accounts a JOIN balances b ON b.app_id = a.app_id AND b.account_id = a.account_id AND b.unit = ?
-       WHERE a.app_id = ? AND a.external_id = ? FOR UPDATE OF b`,
+       FROM balances b WHERE b.app_id = ? AND b.account_id = (SELECT account_id FROM accounts WHERE app_id = ? AND external_id = ?) AND b.unit = ? FOR UPDATE`,
 };
 
 const lockAndReadSql = new Map<string, string>();
 
-function lockAndReadStatement(byExternalId: boolean, keyed: boolean): string {
+export function lockAndReadStatement(byExternalId: boolean, keyed: boolean): string {
   const shape = `${byExternalId ? "ext" : "id"}:${keyed ? "key" : "nokey"}`;
   let sql = lockAndReadSql.get(shape);
   if (sql === undefined) {
@@ -154,7 +154,7 @@ async function lockAndReadForSpend(
   key: string | undefined,
 ): Promise<SpendStart | undefined> {
   const byExternalId = ref.accountId === undefined;
-  const params: SqlValue[] = byExternalId ? [unit, appId, ref.externalId ?? ""] : [appId, ref.accountId ?? "", unit];
+  const params: SqlValue[] = byExternalId ? [appId, appId, ref.externalId ?? "", unit] : [appId, ref.accountId ?? "", unit];
   params.push(appId, unit);
   if (key !== undefined) params.push(appId, key);
   params.push(appId, unit);
