@@ -103,6 +103,15 @@ export async function lockBalanceOfReservation(tx: Sql, appId: string, reservati
   return toBalance(row);
 }
 
+const BALANCE_OF_BY_ID = `SELECT a.account_id, b.unit, b.balance, b.reserved, b.next_due_at FROM accounts a
+  LEFT JOIN balances b ON b.app_id = a.app_id AND b.account_id = a.account_id AND b.unit = ?
+  WHERE a.app_id = ? AND a.account_id = ?`;
+
+/** The balance row's account by a subquery, not by the join: see LOCK_BY_EXTERNAL_ID. */
+export const BALANCE_OF_BY_EXTERNAL_ID = `SELECT a.account_id, b.unit, b.balance, b.reserved, b.next_due_at FROM accounts a
+  LEFT JOIN balances b ON b.app_id = a.app_id AND b.unit = ? AND b.account_id = (SELECT account_id FROM accounts WHERE app_id = ? AND external_id = ?)
+  WHERE a.app_id = ? AND a.external_id = ?`;
+
 /**
  * An account's id and its balance row in `unit`, in one read: undefined when the account does
  * not exist, `balance` undefined when it has never had credits in that unit.
@@ -113,12 +122,9 @@ export async function getBalanceOf(
   ref: { accountId?: string | undefined; externalId?: string | undefined },
   unit: string,
 ): Promise<{ accountId: string; balance: BalanceRecord | undefined } | undefined> {
-  const where = ref.accountId !== undefined ? "a.account_id = ?" : "a.external_id = ?";
   const row = await q.get<Omit<BalanceRow, "unit"> & { unit: string | null }>(
-    `SELECT a.account_id, b.unit, b.balance, b.reserved, b.next_due_at FROM accounts a
-     LEFT JOIN balances b ON b.app_id = a.app_id AND b.account_id = a.account_id AND b.unit = ?
-     WHERE a.app_id = ? AND ${where}`,
-    [unit, appId, ref.accountId ?? ref.externalId ?? ""],
+    ref.accountId !== undefined ? BALANCE_OF_BY_ID : BALANCE_OF_BY_EXTERNAL_ID,
+    ref.accountId !== undefined ? [unit, appId, ref.accountId] : [unit, appId, ref.externalId ?? "", appId, ref.externalId ?? ""],
   );
   if (row === undefined) return undefined;
   return { accountId: row.account_id, balance: row.unit === null ? undefined : toBalance(row as BalanceRow) };
