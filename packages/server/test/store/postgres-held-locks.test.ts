@@ -14,6 +14,23 @@ import { freshDatabase, postgresAvailable } from "../support/databases.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A fresh, migrated PostgreSQL database with one app, and how to drop it. */
+async function freshApp(name: string, poolSize: number): Promise<{ db: PostgresDatabase; url: string; appId: string; cleanup: () => Promise<void> }> {
+  const fresh = await freshDatabase("postgres");
+  const db = new PostgresDatabase({ connectionString: fresh.url, poolSize });
+  await migrate(db);
+  const appId = (await createApp(db, systemClock, name)).app.id;
+  return {
+    db,
+    url: fresh.url,
+    appId,
+    cleanup: async () => {
+      await db.close();
+      await fresh.cleanup();
+    },
+  };
+}
+
 /**
  * A hot account's requests share one batch (its lane). After the first takes the balance lock,
  * the others read the balance, the key and the lots in one statement without locking: they must
@@ -24,16 +41,9 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends of one account in one bat
   let cleanup: () => Promise<void>;
   let appId: string;
   beforeAll(async () => {
-    const fresh = await freshDatabase("postgres");
-    cleanup = fresh.cleanup;
-    db = new PostgresDatabase({ connectionString: fresh.url, poolSize: 4 });
-    await migrate(db);
-    appId = (await createApp(db, systemClock, "held")).app.id;
+    ({ db, appId, cleanup } = await freshApp("held", 4));
   });
-  afterAll(async () => {
-    await db.close();
-    await cleanup();
-  });
+  afterAll(() => cleanup());
 
   it("sees the earlier spends of the batch (and a repeated key replays) when reading under a lock it already holds", async () => {
     const scope = { db, clock: systemClock, appId };
@@ -70,16 +80,12 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends that wait for their accou
   let cleanup: () => Promise<void>;
   let appId: string;
   beforeAll(async () => {
-    const fresh = await freshDatabase("postgres");
-    cleanup = fresh.cleanup;
-    db = new PostgresDatabase({ connectionString: fresh.url, poolSize: 4 });
-    other = new PostgresDatabase({ connectionString: fresh.url, poolSize: 4 });
-    await migrate(db);
-    appId = (await createApp(db, systemClock, "waits")).app.id;
+    let url: string;
+    ({ db, url, appId, cleanup } = await freshApp("waits", 4));
+    other = new PostgresDatabase({ connectionString: url, poolSize: 4 });
   });
   afterAll(async () => {
     await other.close();
-    await db.close();
     await cleanup();
   });
 
@@ -171,20 +177,13 @@ describe.skipIf(!postgresAvailable)("PostgreSQL locks by external id on a databa
   let appId: string;
   const ACCOUNTS = 1500;
   beforeAll(async () => {
-    const fresh = await freshDatabase("postgres");
-    cleanup = fresh.cleanup;
-    db = new PostgresDatabase({ connectionString: fresh.url, poolSize: 6 });
-    await migrate(db);
-    appId = (await createApp(db, systemClock, "unanalyzed")).app.id;
+    ({ db, appId, cleanup } = await freshApp("unanalyzed", 6));
     const scope = { db, clock: systemClock, appId };
     for (let i = 0; i < ACCOUNTS; i += 100) {
       await Promise.all(Array.from({ length: 100 }, (_, j) => grant(scope, { externalId: `u${i + j}`, amount: 10, unit: "credits" })));
     }
   });
-  afterAll(async () => {
-    await db.close();
-    await cleanup();
-  });
+  afterAll(() => cleanup());
 
   /** Buffers the statement touches, executed for the newest account (the last one a filtered scan would reach). */
   const buffersTouched = (sql: string, params: readonly SqlValue[]) =>

@@ -90,17 +90,34 @@ export async function lockForSpend(
   }
   parts.push(`SELECT 2, row_to_json(l)::text FROM (SELECT ${LOT_COLUMNS} FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1) l`);
   params.push(appId, accountId, unit);
-  let balance: BalanceRecord | undefined;
+  const { balance, existing, lots } = sortSpendRows(await tx.all<SpendRow>(parts.join(" UNION ALL "), params));
+  if (balance === undefined) return undefined;
+  return { balance: toBalance(balance), existing, lots: existing === undefined ? lots : undefined };
+}
+
+/** A row of the spend's reads on PostgreSQL, a UNION ALL: its kind, and itself as JSON. */
+interface SpendRow {
+  k: number;
+  j: string | null;
+}
+
+/**
+ * Sorts the spend's reads by kind: 0 the balance row, 1 the transaction under the key, 2 a live
+ * lot, 3 the balance row's version as the statement's snapshot has it (`lockAndReadForSpend`).
+ */
+function sortSpendRows(rows: readonly SpendRow[]) {
+  let balance: (BalanceRow & { lock_version?: string }) | undefined;
+  let snapshotVersion: string | null = null;
   let existing: TransactionRecord | undefined;
   const lots: LotRecord[] = [];
-  for (const row of await tx.all<{ k: number; j: string }>(parts.join(" UNION ALL "), params)) {
+  for (const row of rows) {
     const kind = Number(row.k);
-    if (kind === 0) balance = toBalance(JSON.parse(row.j) as BalanceRow);
-    else if (kind === 1) existing = toTransaction(JSON.parse(row.j) as TransactionRow);
-    else lots.push(toLot(JSON.parse(row.j) as LotRow));
+    if (kind === 3) snapshotVersion = row.j;
+    else if (kind === 0) balance = JSON.parse(row.j!) as BalanceRow & { lock_version?: string };
+    else if (kind === 1) existing = toTransaction(JSON.parse(row.j!) as TransactionRow);
+    else lots.push(toLot(JSON.parse(row.j!) as LotRow));
   }
-  if (balance === undefined) return undefined;
-  return { balance, existing, lots: existing === undefined ? lots : undefined };
+  return { balance, snapshotVersion, existing, lots };
 }
 
 /** Identifies one version of a row: a new version (any UPDATE) has a new ctid and xmin. */
@@ -146,32 +163,17 @@ export function lockAndReadStatement(byExternalId: boolean, keyed: boolean): str
  * committed change to them means a newer balance row. When the versions differ, the reads are
  * made again under the lock (`readForSpend`): one more round trip, only after a wait.
  */
-async function lockAndReadForSpend(
-  tx: Sql,
-  appId: string,
-  ref: { accountId?: string | undefined; externalId?: string | undefined },
-  unit: string,
-  key: string | undefined,
-): Promise<SpendStart | undefined> {
+const lockAndReadForSpend: typeof lockForSpend = async (tx, appId, ref, unit, key) => {
   const byExternalId = ref.accountId === undefined;
   const params: SqlValue[] = byExternalId ? [appId, appId, ref.externalId ?? "", unit] : [appId, ref.accountId ?? "", unit];
   params.push(appId, unit);
   if (key !== undefined) params.push(appId, key);
   params.push(appId, unit);
-  let locked: (BalanceRow & { lock_version: string }) | undefined;
-  let snapshotVersion: string | null = null;
-  let existing: TransactionRecord | undefined;
-  const lots: LotRecord[] = [];
-  for (const row of await tx.all<{ k: number; j: string | null }>(lockAndReadStatement(byExternalId, key !== undefined), params)) {
-    const kind = Number(row.k);
-    if (kind === 0) locked = JSON.parse(row.j!) as BalanceRow & { lock_version: string };
-    else if (kind === 3) snapshotVersion = row.j;
-    else if (kind === 1) existing = toTransaction(JSON.parse(row.j!) as TransactionRow);
-    else lots.push(toLot(JSON.parse(row.j!) as LotRow));
-  }
+  const rows = await tx.all<SpendRow>(lockAndReadStatement(byExternalId, key !== undefined), params);
+  const { balance: locked, snapshotVersion, existing, lots } = sortSpendRows(rows);
   if (locked === undefined) return undefined;
   noteLocked(tx, appId, locked, ref.externalId);
   const balance = toBalance(locked);
   if (snapshotVersion !== locked.lock_version) return { balance, ...(await readForSpend(tx, appId, key, balance.accountId, unit)) };
   return { balance, existing, lots: existing === undefined ? lots : undefined };
-}
+};
