@@ -13,8 +13,7 @@ export interface Config {
   readonly sqliteSynchronous: "FULL" | "NORMAL" | "OFF";
   readonly sweepIntervalMs: number;
   readonly poolSize: number;
-  /** PostgreSQL: batches that may run at once (TALLY_PG_LANES, default 8). */
-  /** Unset: the PostgreSQL store's default (`LANES_DEFAULT`). */
+  /** PostgreSQL: batches that may run at once (TALLY_PG_LANES); unset: the store's `LANES_DEFAULT`, twice the cores within 4–16. */
   readonly pgLanes: number | undefined;
   /** Hot routes' common requests skip Fastify (TALLY_DIRECT_ROUTES, on | off, default on; see http/direct-routes.ts). */
   readonly directRoutes: boolean;

@@ -419,7 +419,10 @@ export class UnitLedger {
     return expiresAtMs === Infinity ? null : { amount, expiresAtMs };
   }
 
-  /** Writes every change back. Call once, last. */
+  /**
+   * Writes every change back, the balance row always, changed or not: spends on PostgreSQL tell
+   * stale reads by its version (`lockAndReadForSpend`). Call once, last.
+   */
   async finish(): Promise<BalanceRecord> {
     const { tx, appId, nowMs } = this.ctx;
     const flags = this.state.commerceFlags ?? 0;

@@ -158,9 +158,9 @@ export function lockAndReadStatement(byExternalId: boolean, keyed: boolean): str
  * the row's latest committed version, which may be newer when the lock had to wait for another
  * transaction (or one committed between the snapshot and the lock). The lots and the key read
  * with that snapshot are then current only if the balance row's version in the snapshot IS the
- * locked one: every write of an account's lots or transactions also updates its balance row in
- * the same transaction (`writeLedger`, the only writer of either, always does), so a newer
- * committed change to them means a newer balance row. When the versions differ, the reads are
+ * locked one: lots and transactions are written only by a `UnitLedger`, whose `finish` always
+ * updates the balance row in the same transaction (`writeLedger`), so a newer committed change
+ * to them means a newer balance row. When the versions differ, the reads are
  * made again under the lock (`readForSpend`): one more round trip, only after a wait.
  */
 const lockAndReadForSpend: typeof lockForSpend = async (tx, appId, ref, unit, key) => {

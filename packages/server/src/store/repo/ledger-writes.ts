@@ -26,9 +26,10 @@ const COMBINED_LOTS_MAX = 16;
  * statement is a network round trip, which costs far more than the statement itself; on SQLite
  * statements are function calls, so they run one by one.
  *
- * It always updates the balance row, changed or not, and it is the only writer of lots and
- * transactions: a spend that reads them with a snapshot older than its lock tells they may be
- * stale by the balance row's version (`lockAndReadForSpend` in ledger-reads.ts).
+ * It always updates the balance row, changed or not. Lots and transactions are written only by a
+ * `UnitLedger`, whose `finish` ends here, so every committed change to an account's lots or
+ * transactions comes with a new version of its balance row: a spend that reads them with a
+ * snapshot older than its lock relies on that (`lockAndReadForSpend` in ledger-reads.ts).
  */
 export async function writeLedger(tx: Sql, appId: string, w: LedgerWrite, nowMs: number): Promise<void> {
   if (tx.dialect.name !== "postgres" || w.transactions.length > COMBINED_TRANSACTIONS_MAX || w.lots.length > COMBINED_LOTS_MAX) {
