@@ -82,15 +82,10 @@ export async function lockForSpend(
     const balance = await lockBalanceOf(tx, appId, ref, unit);
     return balance === undefined ? undefined : { balance, ...(await readForSpend(tx, appId, key, balance.accountId, unit)) };
   }
-  const parts = [`SELECT 0 AS k, row_to_json(b)::text AS j FROM (SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?) b`];
   const params: SqlValue[] = [appId, accountId, unit];
-  if (key !== undefined) {
-    parts.push(`SELECT 1, row_to_json(t)::text FROM (SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND idempotency_key = ?) t`);
-    params.push(appId, key);
-  }
-  parts.push(`SELECT 2, row_to_json(l)::text FROM (SELECT ${LOT_COLUMNS} FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1) l`);
+  if (key !== undefined) params.push(appId, key);
   params.push(appId, accountId, unit);
-  const { balance, existing, lots } = sortSpendRows(await tx.all<SpendRow>(parts.join(" UNION ALL "), params));
+  const { balance, existing, lots } = sortSpendRows(await tx.all<SpendRow>(spendReadsStatement("held", key !== undefined), params));
   if (balance === undefined) return undefined;
   return { balance: toBalance(balance), existing, lots: existing === undefined ? lots : undefined };
 }
@@ -123,6 +118,7 @@ function sortSpendRows(rows: readonly SpendRow[]) {
 /** Identifies one version of a row: a new version (any UPDATE) has a new ctid and xmin. */
 const ROW_VERSION = (alias: string) => `${alias}.ctid::text || ' ' || ${alias}.xmin::text`;
 
+/** The balance row, locked, and its version: by account id, or by external id. */
 const LOCK_AND_READ_BY = {
   id: `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags, ${ROW_VERSION("b")} AS lock_version
        FROM balances b WHERE b.app_id = ? AND b.account_id = ? AND b.unit = ? FOR UPDATE`,
@@ -131,21 +127,37 @@ const LOCK_AND_READ_BY = {
        FROM balances b WHERE b.app_id = ? AND b.account_id = (SELECT account_id FROM accounts WHERE app_id = ? AND external_id = ?) AND b.unit = ? FOR UPDATE`,
 };
 
-const lockAndReadSql = new Map<string, string>();
+/**
+ * How a spend's reads find the balance row: under a lock the batch already holds (a plain read
+ * by account id), or taking the lock, by account id or by external id.
+ */
+type SpendReadsShape = "held" | keyof typeof LOCK_AND_READ_BY;
 
-export function lockAndReadStatement(byExternalId: boolean, keyed: boolean): string {
-  const shape = `${byExternalId ? "ext" : "id"}:${keyed ? "key" : "nokey"}`;
-  let sql = lockAndReadSql.get(shape);
+const spendReadsSql = new Map<string, string>();
+
+/**
+ * A spend's reads on PostgreSQL as ONE statement (a UNION ALL sorted by `sortSpendRows`), made
+ * once per shape. Parameters, in order: the balance row's (app, account, unit; when locking by
+ * external id: app, app, external id, unit), when locking the snapshot version's (app, unit),
+ * when keyed the key's (app, key), then the lots' (app, and for "held" the account, then unit).
+ */
+export function spendReadsStatement(shape: SpendReadsShape, keyed: boolean): string {
+  const cacheKey = `${shape}:${keyed}`;
+  let sql = spendReadsSql.get(cacheKey);
   if (sql === undefined) {
+    const held = shape === "held";
+    const account = held ? "?" : "(SELECT account_id FROM b)";
     const parts = [
-      "SELECT 0 AS k, row_to_json(b)::text AS j FROM b",
-      // The balance row as this statement's snapshot has it, beside the locked one above.
-      `SELECT 3, (SELECT ${ROW_VERSION("s")} FROM balances s WHERE s.app_id = ? AND s.account_id = (SELECT account_id FROM b) AND s.unit = ?)`,
+      held
+        ? "SELECT 0 AS k, row_to_json(b)::text AS j FROM (SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?) b"
+        : "SELECT 0 AS k, row_to_json(b)::text AS j FROM b",
     ];
+    // The balance row as this statement's snapshot has it, beside the locked one.
+    if (!held) parts.push(`SELECT 3, (SELECT ${ROW_VERSION("s")} FROM balances s WHERE s.app_id = ? AND s.account_id = ${account} AND s.unit = ?)`);
     if (keyed) parts.push(`SELECT 1, row_to_json(t)::text FROM (SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND idempotency_key = ?) t`);
-    parts.push(`SELECT 2, row_to_json(l)::text FROM (SELECT ${LOT_COLUMNS} FROM lots WHERE app_id = ? AND account_id = (SELECT account_id FROM b) AND unit = ? AND live = 1) l`);
-    sql = `WITH b AS (${byExternalId ? LOCK_AND_READ_BY.externalId : LOCK_AND_READ_BY.id}) ${parts.join(" UNION ALL ")}`;
-    lockAndReadSql.set(shape, sql);
+    parts.push(`SELECT 2, row_to_json(l)::text FROM (SELECT ${LOT_COLUMNS} FROM lots WHERE app_id = ? AND account_id = ${account} AND unit = ? AND live = 1) l`);
+    sql = held ? parts.join(" UNION ALL ") : `WITH b AS (${LOCK_AND_READ_BY[shape]}) ${parts.join(" UNION ALL ")}`;
+    spendReadsSql.set(cacheKey, sql);
   }
   return sql;
 }
@@ -169,7 +181,7 @@ const lockAndReadForSpend: typeof lockForSpend = async (tx, appId, ref, unit, ke
   params.push(appId, unit);
   if (key !== undefined) params.push(appId, key);
   params.push(appId, unit);
-  const rows = await tx.all<SpendRow>(lockAndReadStatement(byExternalId, key !== undefined), params);
+  const rows = await tx.all<SpendRow>(spendReadsStatement(byExternalId ? "externalId" : "id", key !== undefined), params);
   const { balance: locked, snapshotVersion, existing, lots } = sortSpendRows(rows);
   if (locked === undefined) return undefined;
   noteLocked(tx, appId, locked, ref.externalId);
