@@ -31,19 +31,24 @@ export function noteLocked(tx: Sql, appId: string, row: BalanceRow, externalId?:
   if (externalId !== undefined) tx.heldLocks.add(balanceLockName(appId, { externalId }, row.unit), row.account_id);
 }
 
-const LOCK_BY_ID = perDialect(
-  (d) => `SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?${d.forUpdate}`,
-);
+/** What a lock of the balance row reads (a `BalanceRow`). */
+export const BALANCE_LOCK_COLUMNS = "account_id, unit, balance, reserved, next_due_at, commerce_flags";
 
 /**
- * The account by a scalar subquery, not a join: PostgreSQL plans a join before its tables have
- * statistics (a new database, until autovacuum analyzes it) as a scan of every balance of the
- * app in the unit, filtered by account; a subquery's result is always a key for the primary key.
+ * Where the balance row is, by account id (parameters: app, account, unit) or by external id
+ * (app, app, external id, unit). By external id the account is a scalar subquery, not a join:
+ * PostgreSQL plans a join before its tables have statistics (a new database, until autovacuum
+ * analyzes it) as a scan of every balance of the app in the unit, filtered by account; a
+ * subquery's result is always a key for the primary key.
  */
-export const LOCK_BY_EXTERNAL_ID = perDialect(
-  (d) => `SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances
-   WHERE app_id = ? AND account_id = (SELECT account_id FROM accounts WHERE app_id = ? AND external_id = ?) AND unit = ?${d.forUpdate}`,
-);
+export const BALANCE_ROW_BY = {
+  id: "app_id = ? AND account_id = ? AND unit = ?",
+  externalId: "app_id = ? AND account_id = (SELECT account_id FROM accounts WHERE app_id = ? AND external_id = ?) AND unit = ?",
+} as const;
+
+const LOCK_BY_ID = perDialect((d) => `SELECT ${BALANCE_LOCK_COLUMNS} FROM balances WHERE ${BALANCE_ROW_BY.id}${d.forUpdate}`);
+
+export const LOCK_BY_EXTERNAL_ID = perDialect((d) => `SELECT ${BALANCE_LOCK_COLUMNS} FROM balances WHERE ${BALANCE_ROW_BY.externalId}${d.forUpdate}`);
 
 const LOCK_BY_RESERVATION = perDialect(
   (d) => `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags FROM reservations r
@@ -107,7 +112,7 @@ const BALANCE_OF_BY_ID = `SELECT a.account_id, b.unit, b.balance, b.reserved, b.
   LEFT JOIN balances b ON b.app_id = a.app_id AND b.account_id = a.account_id AND b.unit = ?
   WHERE a.app_id = ? AND a.account_id = ?`;
 
-/** The balance row's account by a subquery, not by the join: see LOCK_BY_EXTERNAL_ID. */
+/** The balance row's account by a subquery, not by the join: see BALANCE_ROW_BY. */
 export const BALANCE_OF_BY_EXTERNAL_ID = `SELECT a.account_id, b.unit, b.balance, b.reserved, b.next_due_at FROM accounts a
   LEFT JOIN balances b ON b.app_id = a.app_id AND b.unit = ? AND b.account_id = (SELECT account_id FROM accounts WHERE app_id = ? AND external_id = ?)
   WHERE a.app_id = ? AND a.external_id = ?`;

@@ -1,6 +1,6 @@
 import type { Sql, SqlValue } from "../sql.ts";
 import type { BalanceRecord, LotRecord, TransactionRecord } from "../records.ts";
-import { balanceLockName, lockBalanceOf, noteLocked, toBalance, type BalanceRow } from "./balances.ts";
+import { BALANCE_LOCK_COLUMNS, BALANCE_ROW_BY, balanceLockName, lockBalanceOf, noteLocked, toBalance, type BalanceRow } from "./balances.ts";
 import { findTransactionByKey, TRANSACTION_COLUMNS, toTransaction, type TransactionRow } from "./transactions.ts";
 import { listSpendableLots, LOT_COLUMNS, toLot, type LotRow } from "./lots.ts";
 
@@ -118,20 +118,11 @@ function sortSpendRows(rows: readonly SpendRow[]) {
 /** Identifies one version of a row: a new version (any UPDATE) has a new ctid and xmin. */
 const ROW_VERSION = (alias: string) => `${alias}.ctid::text || ' ' || ${alias}.xmin::text`;
 
-/** The balance row, locked, and its version: by account id, or by external id. */
-const LOCK_AND_READ_BY = {
-  id: `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags, ${ROW_VERSION("b")} AS lock_version
-       FROM balances b WHERE b.app_id = ? AND b.account_id = ? AND b.unit = ? FOR UPDATE`,
-  // A subquery, not a join: see LOCK_BY_EXTERNAL_ID in balances.ts.
-  externalId: `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags, ${ROW_VERSION("b")} AS lock_version
-       FROM balances b WHERE b.app_id = ? AND b.account_id = (SELECT account_id FROM accounts WHERE app_id = ? AND external_id = ?) AND b.unit = ? FOR UPDATE`,
-};
-
 /**
  * How a spend's reads find the balance row: under a lock the batch already holds (a plain read
  * by account id), or taking the lock, by account id or by external id.
  */
-type SpendReadsShape = "held" | keyof typeof LOCK_AND_READ_BY;
+type SpendReadsShape = "held" | keyof typeof BALANCE_ROW_BY;
 
 const spendReadsSql = new Map<string, string>();
 
@@ -149,14 +140,18 @@ export function spendReadsStatement(shape: SpendReadsShape, keyed: boolean): str
     const account = held ? "?" : "(SELECT account_id FROM b)";
     const parts = [
       held
-        ? "SELECT 0 AS k, row_to_json(b)::text AS j FROM (SELECT account_id, unit, balance, reserved, next_due_at, commerce_flags FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?) b"
+        ? `SELECT 0 AS k, row_to_json(b)::text AS j FROM (SELECT ${BALANCE_LOCK_COLUMNS} FROM balances WHERE ${BALANCE_ROW_BY.id}) b`
         : "SELECT 0 AS k, row_to_json(b)::text AS j FROM b",
     ];
     // The balance row as this statement's snapshot has it, beside the locked one.
     if (!held) parts.push(`SELECT 3, (SELECT ${ROW_VERSION("s")} FROM balances s WHERE s.app_id = ? AND s.account_id = ${account} AND s.unit = ?)`);
     if (keyed) parts.push(`SELECT 1, row_to_json(t)::text FROM (SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND idempotency_key = ?) t`);
     parts.push(`SELECT 2, row_to_json(l)::text FROM (SELECT ${LOT_COLUMNS} FROM lots WHERE app_id = ? AND account_id = ${account} AND unit = ? AND live = 1) l`);
-    sql = held ? parts.join(" UNION ALL ") : `WITH b AS (${LOCK_AND_READ_BY[shape]}) ${parts.join(" UNION ALL ")}`;
+    // Taking the lock: the balance row, locked, and its version.
+    sql =
+      shape === "held"
+        ? parts.join(" UNION ALL ")
+        : `WITH b AS (SELECT ${BALANCE_LOCK_COLUMNS}, ${ROW_VERSION("balances")} AS lock_version FROM balances WHERE ${BALANCE_ROW_BY[shape]} FOR UPDATE) ${parts.join(" UNION ALL ")}`;
     spendReadsSql.set(cacheKey, sql);
   }
   return sql;
