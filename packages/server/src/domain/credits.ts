@@ -4,6 +4,7 @@ import { getLots } from "../store/repo/lots.ts";
 import { getPrice } from "../store/repo/prices.ts";
 import { lockBalance } from "../store/repo/balances.ts";
 import { lockForSpend, readForSpend } from "../store/repo/ledger-reads.ts";
+import { StaleCredits } from "../store/repo/ledger-writes.ts";
 import { assert, notFound, TallyError, validationError } from "./errors.ts";
 import { accountLane, inTransaction, Rollback, type Scope } from "./context.ts";
 import { checkAccountRef, resolveForWrite, requireAccount, type AccountRef } from "./accounts.ts";
@@ -186,43 +187,53 @@ export async function deduct(scope: Scope, input: DeductInput, type: "deduct" | 
       await requireAccount(tx, scope.appId, input); // an unknown account is the first thing to say
       throw error;
     });
-    // The hot path: one statement finds the account's balance row and locks it, the next reads
-    // the key and the lots under that lock (see awaitFirstAttempt). Only an account that has
-    // never had credits in this unit (or does not exist) takes the long way. A dry run answers
-    // whatever the key.
+    // The hot path: one statement finds the account's balance row, locks it and reads the key
+    // and the lots under that lock (see awaitFirstAttempt); in a batch that already wrote this
+    // account, none (`lockForSpend`). Only an account that has never had credits in this unit
+    // (or does not exist) takes the long way. A dry run answers whatever the key.
     const key = input.dryRun === true ? undefined : input.idempotencyKey;
-    let start = await lockForSpend(tx, scope.appId, input, unit, key);
-    if (start === undefined) {
-      const account = await requireAccount(tx, scope.appId, input);
-      const balance = await lockBalance(tx, scope.appId, account.id, unit, nowMs);
-      start = { balance, ...(await readForSpend(tx, scope.appId, key, account.id, unit)) };
+    const spend = async (fromBatchMemory: boolean): Promise<DeductResult | DryRunResult> => {
+      let start = await lockForSpend(tx, scope.appId, input, unit, key, fromBatchMemory ? nowMs : undefined);
+      if (start === undefined) {
+        const account = await requireAccount(tx, scope.appId, input);
+        const balance = await lockBalance(tx, scope.appId, account.id, unit, nowMs);
+        start = { balance, ...(await readForSpend(tx, scope.appId, key, account.id, unit)) };
+      }
+      const { balance: locked, existing, lots, guard } = start;
+      const accountId = locked.accountId;
+      if (existing !== undefined) {
+        assertSameOperation(existing, { types: [type], accountId, amount, unit });
+        return { transaction: existing, balance: await currentBalance(ctx, accountId, existing.unit), alreadyProcessed: true };
+      }
+      const ledger = await UnitLedger.open(ctx, accountId, unit, locked, lots, guard);
+      if (input.dryRun === true) {
+        // Opening the ledger may have settled expiries; a dry run changes nothing, so roll back.
+        throw new Rollback(await dryRun(ctx, ledger, amount));
+      }
+      const allocations = await ledger.burn(amount);
+      const transaction = await ledger.record(
+        {
+          type,
+          amount: -amount,
+          allocations,
+          idempotencyKey: input.idempotencyKey ?? null,
+          operation: input.operation ?? null,
+          description: input.description ?? null,
+          metadata: input.metadata ?? {},
+        },
+        { deferWrite: true },
+      );
+      await ledger.finish();
+      return { transaction, balance: await ledger.view(), alreadyProcessed: false };
+    };
+    try {
+      return await spend(input.dryRun !== true);
+    } catch (error) {
+      // What the batch noted no longer holds, or the key is taken (a retry of a spend earlier in
+      // this batch): nothing was written, so start over from the database.
+      if (!(error instanceof StaleCredits)) throw error;
+      return spend(false);
     }
-    const { balance: locked, existing, lots } = start;
-    const accountId = locked.accountId;
-    if (existing !== undefined) {
-      assertSameOperation(existing, { types: [type], accountId, amount, unit });
-      return { transaction: existing, balance: await currentBalance(ctx, accountId, existing.unit), alreadyProcessed: true };
-    }
-    const ledger = await UnitLedger.open(ctx, accountId, unit, locked, lots);
-    if (input.dryRun === true) {
-      // Opening the ledger may have settled expiries; a dry run changes nothing, so roll back.
-      throw new Rollback(await dryRun(ctx, ledger, amount));
-    }
-    const allocations = await ledger.burn(amount);
-    const transaction = await ledger.record(
-      {
-        type,
-        amount: -amount,
-        allocations,
-        idempotencyKey: input.idempotencyKey ?? null,
-        operation: input.operation ?? null,
-        description: input.description ?? null,
-        metadata: input.metadata ?? {},
-      },
-      { deferWrite: true },
-    );
-    await ledger.finish();
-    return { transaction, balance: await ledger.view(), alreadyProcessed: false };
   }, { lane: accountLane(scope.appId, input) });
 }
 

@@ -3,7 +3,7 @@ import type { Allocation, BalanceRecord, Hold, LotRecord, LotSource, Metadata, R
 import { lockBalance } from "../store/repo/balances.ts";
 import { getLots, insertLot, listSpendableLots, saveLot } from "../store/repo/lots.ts";
 import { insertTransaction } from "../store/repo/transactions.ts";
-import { writeLedger } from "../store/repo/ledger-writes.ts";
+import { checkGuard, noteCredits, writeLedger, type WriteGuard } from "../store/repo/ledger-writes.ts";
 import { listExpiredHeld, saveReservation } from "../store/repo/reservations.ts";
 import { nextDueTime } from "../store/repo/ledger-reads.ts";
 import { plainView, viewBalance, type BalanceView } from "./balance-view.ts";
@@ -82,6 +82,8 @@ export class UnitLedger {
   private constructor(
     private readonly ctx: LedgerContext,
     readonly state: BalanceRecord,
+    /** Set when `state` and the lots came from the batch's memory: the write must check it. */
+    private guard: WriteGuard | undefined,
   ) {
     this.availableAtOpen = state.balance - state.reserved;
   }
@@ -91,14 +93,21 @@ export class UnitLedger {
    * operation locks before its key lookup) and changed nothing since: saves a second lock.
    * `spendable`: the account's spendable lots, when the caller read them after taking that lock
    * (see `readForSpend`): saves reading them again.
+   * `guard`: `locked` and `spendable` came from the batch's memory, not the database
+   * (`lockForSpend`); `finish` has its write check them.
    */
-  static async open(ctx: LedgerContext, accountId: string, unit: string, locked?: BalanceRecord, spendable?: readonly LotRecord[]): Promise<UnitLedger> {
+  static async open(ctx: LedgerContext, accountId: string, unit: string, locked?: BalanceRecord, spendable?: readonly LotRecord[], guard?: WriteGuard): Promise<UnitLedger> {
     assert(locked === undefined || (locked.accountId === accountId && locked.unit === unit), "a pre-locked balance is this account's and unit's");
     assert(spendable === undefined || locked !== undefined, "spendable lots are read under the caller's lock");
+    assert(guard === undefined || spendable !== undefined, "a guarded ledger has every live lot in hand");
     const state = locked ?? (await lockBalance(ctx.tx, ctx.appId, accountId, unit, ctx.nowMs));
-    const ledger = new UnitLedger(ctx, state);
+    const ledger = new UnitLedger(ctx, state, guard);
     if (spendable !== undefined) ledger.useSpendable(spendable);
-    if (state.nextDueAtMs !== null && state.nextDueAtMs <= ctx.nowMs) await ledger.settle();
+    if (state.nextDueAtMs !== null && state.nextDueAtMs <= ctx.nowMs) {
+      // Settling writes, and what a guard vouches for must be checked before anything is written.
+      assert(guard === undefined, "a guarded ledger has nothing due");
+      await ledger.settle();
+    }
     return ledger;
   }
 
@@ -421,7 +430,9 @@ export class UnitLedger {
 
   /**
    * Writes every change back, the balance row always, changed or not: spends on PostgreSQL tell
-   * stale reads by its version (`lockAndReadForSpend`). Call once, last.
+   * stale reads by its version (`lockAndReadForSpend`). Call once, last. Throws `StaleCredits`,
+   * having written nothing, when the ledger was opened from the batch's memory and its guard no
+   * longer holds.
    */
   async finish(): Promise<BalanceRecord> {
     const { tx, appId, nowMs } = this.ctx;
@@ -431,6 +442,12 @@ export class UnitLedger {
       const lot = this.lot(id);
       return { lot, liveChanged: lot.remaining > 0 !== this.storedLive.get(id) };
     });
+    // The guard rides on the ledger's one combined write; when other writes (or the commerce
+    // hooks, which act on the ledger) come before it, it is checked first on its own.
+    if (this.guard !== undefined && (this.nextDueDirty || commerceHooks)) {
+      await checkGuard(tx, appId, this.state, this.guard);
+      this.guard = undefined;
+    }
     // The next due time is read back from the lots table, and the commerce hooks may act on the
     // ledger: both need every row written first. The plain spend (the hot path) needs neither.
     if (this.nextDueDirty || commerceHooks) {
@@ -445,8 +462,10 @@ export class UnitLedger {
     // Accounts with neither a spend limit nor auto top-up skip both checks without a query.
     if (this.spent > 0 && (flags & COMMERCE_FLAGS.spendLimit) !== 0) await enforceSpendLimits(this.ctx, this.accountId, this.unit, this.spent);
     if (this.spent > 0 && (flags & COMMERCE_FLAGS.autoTopup) !== 0) await maybeStartAutoTopup(this.ctx, this.accountId, this.unit, this.available);
+    const version = await writeLedger(tx, appId, { transactions: this.deferred.splice(0), lots, balance: this.state }, nowMs, this.guard);
+    // After the ledger's write, which may be guarded: a guard that fails must find nothing written.
     await writeOutbox(this.ctx, this.events, { accountId: this.accountId, unit: this.unit, availableBefore: this.availableAtOpen, availableAfter: this.available });
-    await writeLedger(tx, appId, { transactions: this.deferred.splice(0), lots, balance: this.state }, nowMs);
+    noteCredits(tx, appId, this.state, this.spendableLoaded ? [...this.lots.values()].filter((lot) => lot.remaining > 0) : undefined, version);
     return this.state;
   }
 }

@@ -3,6 +3,8 @@
  * database folder (`sqlite/`, `postgres/`) provides a `Database` that runs it. Dialect
  * differences the repositories must know about are few and named in `Dialect`.
  */
+import type { BalanceRecord, LotRecord } from "./records.ts";
+
 export type SqlValue = string | number | bigint | boolean | null | Uint8Array;
 
 export interface Sql {
@@ -18,13 +20,29 @@ export interface Sql {
 }
 
 /**
+ * What a batch itself last wrote to one account's credits in one unit, while holding that
+ * account's balance lock (PostgreSQL): the balance row, its live lots, and the row version its
+ * write left. Nobody else can change them while the lock is held, so the batch's next spend of
+ * the account may start from this instead of reading them again; its write then checks `version`
+ * (see `writeLedger`), which catches any change made some other way meanwhile.
+ */
+export interface KnownCredits {
+  readonly balance: Readonly<BalanceRecord>;
+  readonly lots: ReadonlyArray<Readonly<LotRecord>>;
+  /** The balance row's `ctid` and `xmin` after the write: any later UPDATE of the row changes it. */
+  readonly version: string;
+}
+
+/**
  * The rows a transaction has locked, by name, with the account each belongs to: a later read of
- * one in the same transaction needs no lock of its own.
+ * one in the same transaction needs no lock of its own. Beside them, what the transaction last
+ * wrote to a locked account (`KnownCredits`), by the account's id-name.
  */
 export class HeldLocks {
   private readonly accounts = new Map<string, string>();
   /** In the order taken, so a rolled-back savepoint's can be forgotten. */
   private readonly order: string[] = [];
+  private readonly known = new Map<string, KnownCredits>();
 
   /** The account whose row `name` is, when this transaction holds it. */
   accountOf(name: string): string | undefined {
@@ -37,13 +55,33 @@ export class HeldLocks {
     this.order.push(name);
   }
 
+  /** What this transaction last wrote to the locked row `name`, if it noted it. */
+  knownCredits(name: string): KnownCredits | undefined {
+    return this.known.get(name);
+  }
+
+  /** Notes what was just written under the lock `name` (which this transaction must hold). */
+  noteKnown(name: string, credits: KnownCredits): void {
+    if (!this.accounts.has(name)) throw new Error(`noting credits of ${name}, whose lock this transaction does not hold`);
+    this.known.set(name, credits);
+  }
+
+  forgetKnown(name: string): void {
+    this.known.delete(name);
+  }
+
   /** A mark to roll back to: locks taken after it are released with a savepoint's rollback. */
   get mark(): number {
     return this.order.length;
   }
 
+  /**
+   * After a savepoint's rollback. What was noted as written may have been undone, whichever lock
+   * it was under, so all of it is forgotten; the next spend reads again.
+   */
   rollbackTo(mark: number): void {
     while (this.order.length > mark) this.accounts.delete(this.order.pop()!);
+    this.known.clear();
   }
 }
 

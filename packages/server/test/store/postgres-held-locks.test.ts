@@ -1,3 +1,4 @@
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresDatabase } from "../../src/store/postgres/database.ts";
 import type { Database, SqlValue } from "../../src/store/sql.ts";
@@ -65,6 +66,94 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends of one account in one bat
     expect(after).toEqual(Array.from({ length: 12 }, (_, i) => 105 - 3 * (i + 1)));
     expect((await readBalance(scope, accountId, "credits")).balance).toBe(105 - 36);
     expect((await verifyLedger(db)).problems).toEqual([]);
+  });
+
+  /** Runs `work` while counting the statements every pooled connection sends. */
+  async function countingStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: number }> {
+    const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+    const original = proto.query;
+    let statements = 0;
+    proto.query = function (this: unknown, ...args: unknown[]) {
+      statements++;
+      return original.apply(this, args);
+    };
+    try {
+      return { result: await work(), statements };
+    } finally {
+      proto.query = original;
+    }
+  }
+
+  /** Queues `work` behind a transaction that holds the account's lane, so it all shares one batch. */
+  async function inOneBatch<T>(accountId: string, work: () => Promise<T>): Promise<T> {
+    const blocker = db.transaction(async () => sleep(150), { lane: accountLane(appId, { accountId }) });
+    await sleep(20);
+    const result = work();
+    await blocker;
+    return result;
+  }
+
+  it("makes one statement per spend after the first of a batch on one account (it starts from what the batch wrote), and every balance comes out right", async () => {
+    const scope = { db, clock: systemClock, appId };
+    const accountId = (await grant(scope, { externalId: "one-statement", amount: 1000, unit: "credits" })).transaction.accountId;
+    await grant(scope, { accountId, amount: 7, unit: "credits", priority: 0 }); // burns first: runs dry mid-batch
+    const spends = 20;
+    const { result, statements } = await countingStatements(() =>
+      inOneBatch(accountId, () => Promise.all(Array.from({ length: spends }, (_, i) => deduct(scope, { accountId, amount: 2, idempotencyKey: `one-${i}` })))),
+    );
+    const after = result.map((r) => ("transaction" in r ? r.transaction.balanceAfter : -1)).sort((a, b) => b - a);
+    expect(after).toEqual(Array.from({ length: spends }, (_, i) => 1007 - 2 * (i + 1)));
+    // The blocker's BEGIN and COMMIT, then the batch's BEGIN, the first spend's lock and reads,
+    // one write per spend and COMMIT. Reading under the held lock would add one more per spend.
+    expect(statements).toBe(2 + 1 + 1 + spends + 1);
+    expect((await readBalance(scope, accountId, "credits")).balance).toBe(1007 - 2 * spends);
+    expect((await verifyLedger(db)).problems).toEqual([]);
+  });
+
+  it("replays a key repeated later in the batch from its guarded write, which finds the key taken and writes nothing (no batch rolled back and run again)", async () => {
+    const accountId = (await grant({ db, clock: systemClock, appId }, { externalId: "repeat", amount: 100, unit: "credits" })).transaction.accountId;
+    let runs = 0;
+    const counted: Database = {
+      dialect: db.dialect,
+      transaction: (fn, options) => db.transaction((tx) => {
+        runs++;
+        return fn(tx);
+      }, options),
+      read: (fn) => db.read(fn),
+      ping: () => db.ping(),
+      close: async () => undefined,
+    };
+    const scope = { db: counted, clock: systemClock, appId };
+    const results = await inOneBatch(accountId, () =>
+      Promise.all(["a", "b", "a", "c"].map((key) => deduct(scope, { accountId, amount: 10, idempotencyKey: `repeat-${key}` }))),
+    );
+    expect(results.map((r) => "transaction" in r && r.alreadyProcessed)).toEqual([false, false, true, false]);
+    expect("transaction" in results[2]! && "transaction" in results[0]! && results[2].transaction.id).toBe("transaction" in results[0]! ? results[0].transaction.id : "");
+    // A unique-key violation would abort the batch's transaction: all four would run again.
+    expect(runs).toBe(4);
+    expect((await readBalance({ db, clock: systemClock, appId }, accountId, "credits")).balance).toBe(70);
+    expect((await verifyLedger(db)).problems).toEqual([]);
+  });
+
+  it("sees a change to the account made some other way between two spends of the batch: the write's version check fails, nothing is written, and the spend reads again", async () => {
+    const scope = { db, clock: systemClock, appId };
+    const accountId = (await grant(scope, { externalId: "changed", amount: 100, unit: "credits" })).transaction.accountId;
+    const [first, , second] = await inOneBatch(accountId, () =>
+      Promise.all([
+        deduct(scope, { accountId, amount: 10, idempotencyKey: "changed-1" }),
+        // Another writer of the balance row, in the same batch (a spend limit being set is one):
+        // here it takes 50 credits by hand, lot and balance together.
+        db.transaction(async (tx) => {
+          await tx.run("UPDATE lots SET remaining = remaining - 50, consumed = consumed + 50 WHERE app_id = ? AND account_id = ?", [appId, accountId]);
+          await tx.run("UPDATE balances SET balance = balance - 50 WHERE app_id = ? AND account_id = ?", [appId, accountId]);
+        }, { lane: accountLane(appId, { accountId }) }),
+        deduct(scope, { accountId, amount: 10, idempotencyKey: "changed-2" }),
+      ]),
+    );
+    expect("transaction" in first && first.transaction.balanceAfter).toBe(90);
+    // From the batch's note it would be 80, and its write would put back the 50 taken by hand.
+    expect("transaction" in second && second.transaction.balanceAfter).toBe(30);
+    expect((await readBalance(scope, accountId, "credits")).balance).toBe(30);
   });
 });
 

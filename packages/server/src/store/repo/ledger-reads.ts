@@ -3,6 +3,7 @@ import type { BalanceRecord, LotRecord, TransactionRecord } from "../records.ts"
 import { BALANCE_LOCK_COLUMNS, BALANCE_ROW_BY, balanceLockName, lockBalanceOf, noteLocked, toBalance, type BalanceRow } from "./balances.ts";
 import { findTransactionByKey, TRANSACTION_COLUMNS, toTransaction, type TransactionRow } from "./transactions.ts";
 import { listSpendableLots, LOT_COLUMNS, toLot, type LotRow } from "./lots.ts";
+import { ROW_VERSION, type WriteGuard } from "./ledger-writes.ts";
 
 export interface SpendReads {
   /** The transaction already recorded under the operation's idempotency key. */
@@ -58,6 +59,11 @@ export async function nextDueTime(tx: Sql, appId: string, accountId: string, uni
 export interface SpendStart extends SpendReads {
   /** The account's balance row in the unit, locked by this transaction. */
   balance: BalanceRecord;
+  /**
+   * Set when the balance and lots came from the batch's memory (`KnownCredits`) rather than the
+   * database, and the key was not looked up: the spend's write must carry this guard.
+   */
+  guard?: WriteGuard;
 }
 
 /**
@@ -68,6 +74,12 @@ export interface SpendStart extends SpendReads {
  * since, so no lock is taken and no fresh snapshot is needed; otherwise the statement takes the
  * lock too (`lockAndReadForSpend`), and reads again only if the lock had to wait for a change.
  * On SQLite they are plain reads in turn.
+ *
+ * `nowMs`, when given, allows no statement at all where the batch wrote this account's credits
+ * last and noted them (`KnownCredits`; a hot account's spends, one after another in one batch):
+ * the result then carries a guard that its write must check. Not when anything is due by
+ * `nowMs` (settling would write before the guarded write), nor for a dry run (which writes
+ * nothing, so would check nothing).
  */
 export async function lockForSpend(
   tx: Sql,
@@ -75,12 +87,20 @@ export async function lockForSpend(
   ref: { accountId?: string | undefined; externalId?: string | undefined },
   unit: string,
   key: string | undefined,
+  nowMs?: number,
 ): Promise<SpendStart | undefined> {
   const accountId = tx.heldLocks?.accountOf(balanceLockName(appId, ref, unit));
   if (accountId === undefined && tx.dialect.name === "postgres") return lockAndReadForSpend(tx, appId, ref, unit, key);
   if (accountId === undefined) {
     const balance = await lockBalanceOf(tx, appId, ref, unit);
     return balance === undefined ? undefined : { balance, ...(await readForSpend(tx, appId, key, balance.accountId, unit)) };
+  }
+  if (nowMs !== undefined) {
+    const known = tx.heldLocks!.knownCredits(balanceLockName(appId, { accountId }, unit));
+    if (known !== undefined && (known.balance.nextDueAtMs === null || known.balance.nextDueAtMs > nowMs)) {
+      // Copies: the ledger changes its balance and lots in place, and may fail before writing.
+      return { balance: { ...known.balance }, existing: undefined, lots: known.lots.map((lot) => ({ ...lot })), guard: { version: known.version, key } };
+    }
   }
   const params: SqlValue[] = [appId, accountId, unit];
   if (key !== undefined) params.push(appId, key);
@@ -114,9 +134,6 @@ function sortSpendRows(rows: readonly SpendRow[]) {
   }
   return { balance, snapshotVersion, existing, lots };
 }
-
-/** Identifies one version of a row: a new version (any UPDATE) has a new ctid and xmin. */
-const ROW_VERSION = (alias: string) => `${alias}.ctid::text || ' ' || ${alias}.xmin::text`;
 
 /**
  * How a spend's reads find the balance row: under a lock the batch already holds (a plain read

@@ -2,7 +2,7 @@ import type { Sql, SqlValue } from "../sql.ts";
 import type { BalanceRecord, LotRecord, TransactionRecord } from "../records.ts";
 import { INSERT_TRANSACTION_SQL, insertTransaction, transactionParams } from "./transactions.ts";
 import { liveFlag, saveLot } from "./lots.ts";
-import { saveBalance } from "./balances.ts";
+import { balanceLockName, saveBalance } from "./balances.ts";
 
 /** A changed lot, and whether it ran out or came back (its `live` flag changes). */
 export interface LotWrite {
@@ -16,43 +16,110 @@ export interface LedgerWrite {
   balance: BalanceRecord;
 }
 
+/**
+ * A write whose reads came from the batch's memory (`KnownCredits`), not from the database: it
+ * must find the balance row still at `version` and, when the operation is keyed, no transaction
+ * under `key` (the key was not looked up). Else it writes nothing and throws `StaleCredits`.
+ */
+export interface WriteGuard {
+  readonly version: string;
+  readonly key: string | undefined;
+}
+
+/**
+ * A guarded write found the account changed since the batch noted it, or its key already taken:
+ * nothing was written, and the operation must start over reading from the database.
+ */
+export class StaleCredits extends Error {
+  constructor() {
+    super("the credits noted in the batch are stale, or the key is taken; read them again");
+    this.name = "StaleCredits";
+  }
+}
+
 /** Upper bounds for one combined statement; larger writes go statement by statement. */
 const COMBINED_TRANSACTIONS_MAX = 4;
 const COMBINED_LOTS_MAX = 16;
 
+/** The balance row's version, as `KnownCredits` and `lockAndReadForSpend` compare it. */
+export const ROW_VERSION = (alias: string): string => `${alias}.ctid::text || ' ' || ${alias}.xmin::text`;
+
 /**
  * Writes what one ledger operation changed: its new transactions, the lots it touched and the
  * balance row. On PostgreSQL that is ONE statement (data-modifying CTEs), because there every
- * statement is a network round trip, which costs far more than the statement itself; on SQLite
- * statements are function calls, so they run one by one.
+ * statement is a network round trip, which costs far more than the statement itself, and it
+ * returns the balance row's new version; on SQLite statements are function calls, so they run
+ * one by one, and it returns undefined.
  *
  * It always updates the balance row, changed or not. Lots and transactions are written only by a
  * `UnitLedger`, whose `finish` ends here, so every committed change to an account's lots or
  * transactions comes with a new version of its balance row: a spend that reads them with a
- * snapshot older than its lock relies on that (`lockAndReadForSpend` in ledger-reads.ts).
+ * snapshot older than its lock relies on that (`lockAndReadForSpend` in ledger-reads.ts), and so
+ * does a guarded write (`WriteGuard`).
  */
-export async function writeLedger(tx: Sql, appId: string, w: LedgerWrite, nowMs: number): Promise<void> {
-  if (tx.dialect.name !== "postgres" || w.transactions.length > COMBINED_TRANSACTIONS_MAX || w.lots.length > COMBINED_LOTS_MAX) {
+export async function writeLedger(tx: Sql, appId: string, w: LedgerWrite, nowMs: number, guard?: WriteGuard): Promise<string | undefined> {
+  if (tx.dialect.name !== "postgres" || w.transactions.length > COMBINED_TRANSACTIONS_MAX || w.lots.length > COMBINED_LOTS_MAX || (guard !== undefined && w.transactions.length > 1)) {
+    if (guard !== undefined) await checkGuard(tx, appId, w.balance, guard);
     for (const t of w.transactions) await insertTransaction(tx, appId, t);
     for (const l of w.lots) await saveLot(tx, appId, l.lot, l.liveChanged);
     await saveBalance(tx, appId, w.balance, nowMs);
-    return;
+    return undefined;
   }
-  await tx.run(combinedSql(w.transactions.length, w.lots.length), combinedParams(appId, w, nowMs));
+  const row = await tx.get<{ version: string }>(combinedSql(w.transactions.length, w.lots.length, guard), combinedParams(appId, w, nowMs, guard));
+  if (row === undefined) {
+    if (guard !== undefined) throw staleCredits(tx, appId, w.balance);
+    throw new Error(`balance row of ${w.balance.accountId} in ${w.balance.unit} vanished while locked`);
+  }
+  return row.version;
+}
+
+/**
+ * A guard checked on its own, before writes that cannot carry it (more than one transaction, or
+ * too many rows for one statement); also for operations that write something before `writeLedger`.
+ */
+export async function checkGuard(tx: Sql, appId: string, b: Pick<BalanceRecord, "accountId" | "unit">, guard: WriteGuard): Promise<void> {
+  const keyed = guard.key !== undefined;
+  const row = await tx.get<{ ok: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM balances b WHERE b.app_id = ? AND b.account_id = ? AND b.unit = ? AND ${ROW_VERSION("b")} = ?)${keyed ? " AND NOT EXISTS (SELECT 1 FROM transactions WHERE app_id = ? AND idempotency_key = ?)" : ""} AS ok`,
+    keyed ? [appId, b.accountId, b.unit, guard.version, appId, guard.key!] : [appId, b.accountId, b.unit, guard.version],
+  );
+  if (row?.ok !== true) throw staleCredits(tx, appId, b);
+}
+
+/** Forgets the batch's note of the account's credits, which failed its guard, and says so. */
+function staleCredits(tx: Sql, appId: string, b: Pick<BalanceRecord, "accountId" | "unit">): StaleCredits {
+  tx.heldLocks?.forgetKnown(balanceLockName(appId, { accountId: b.accountId }, b.unit));
+  return new StaleCredits();
 }
 
 const combined = new Map<string, string>();
 
-/** The statement for `t` transactions and `l` lots (made once per shape, then prepared by name). */
-function combinedSql(t: number, l: number): string {
-  const key = `${t}:${l}`;
+const UPDATE_BALANCE = "UPDATE balances SET balance = ?, reserved = ?, next_due_at = ?, updated_at = ? WHERE app_id = ? AND account_id = ? AND unit = ?";
+
+/**
+ * The statement for `t` transactions and `l` lots (made once per shape, then prepared by name).
+ * Unguarded, the balance row's UPDATE is the main statement. Guarded, it comes first, with the
+ * guard in its WHERE, and the other writes happen only if it updated the row (they select from
+ * it), so a failed guard writes nothing and returns no row.
+ */
+function combinedSql(t: number, l: number, guard: WriteGuard | undefined): string {
+  const guarded = guard !== undefined;
+  const keyed = guard?.key !== undefined;
+  const key = `${t}:${l}:${guarded}:${keyed}`;
   let sql = combined.get(key);
   if (sql === undefined) {
     const parts: string[] = [];
+    const returning = `RETURNING ${ROW_VERSION("balances")} AS version`;
+    if (guarded) {
+      const notKeyed = keyed ? " AND NOT EXISTS (SELECT 1 FROM transactions WHERE app_id = ? AND idempotency_key = ?)" : "";
+      parts.push(`bal AS (${UPDATE_BALANCE} AND ${ROW_VERSION("balances")} = ?${notKeyed} ${returning})`);
+    }
+    const head = INSERT_TRANSACTION_SQL.slice(0, INSERT_TRANSACTION_SQL.indexOf(" VALUES "));
+    const row = INSERT_TRANSACTION_SQL.slice(INSERT_TRANSACTION_SQL.indexOf(" VALUES ") + 8);
     if (t > 0) {
-      const head = INSERT_TRANSACTION_SQL.slice(0, INSERT_TRANSACTION_SQL.indexOf(" VALUES "));
-      const row = INSERT_TRANSACTION_SQL.slice(INSERT_TRANSACTION_SQL.indexOf(" VALUES ") + 8);
-      parts.push(`t AS (${head} VALUES ${Array.from({ length: t }, () => row).join(", ")})`);
+      // Guarded there is at most one: INSERT … SELECT takes its parameters' types from the
+      // columns, where a UNION of several rows would leave them untyped.
+      parts.push(guarded ? `t AS (${head} SELECT ${row.slice(1, -1)} FROM bal)` : `t AS (${head} VALUES ${Array.from({ length: t }, () => row).join(", ")})`);
     }
     if (l > 0) {
       const rows = Array.from({ length: l }, () => "(?::text, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::integer)").join(", ");
@@ -60,24 +127,43 @@ function combinedSql(t: number, l: number): string {
       // live flag is always written here (unchanged, it still allows an in-place HOT update).
       parts.push(
         `l AS (UPDATE lots SET remaining = v.remaining, held = v.held, consumed = v.consumed, expired = v.expired, live = v.live
-         FROM (VALUES ${rows}) AS v (lot_id, remaining, held, consumed, expired, live) WHERE lots.app_id = ? AND lots.lot_id = v.lot_id)`,
+         FROM (VALUES ${rows}) AS v (lot_id, remaining, held, consumed, expired, live)${guarded ? ", bal" : ""} WHERE lots.app_id = ? AND lots.lot_id = v.lot_id)`,
       );
     }
-    const update = "UPDATE balances SET balance = ?, reserved = ?, next_due_at = ?, updated_at = ? WHERE app_id = ? AND account_id = ? AND unit = ?";
-    sql = parts.length === 0 ? update : `WITH ${parts.join(", ")} ${update}`;
+    if (guarded) sql = `WITH ${parts.join(", ")} SELECT version FROM bal`;
+    else sql = parts.length === 0 ? `${UPDATE_BALANCE} ${returning}` : `WITH ${parts.join(", ")} ${UPDATE_BALANCE} ${returning}`;
     combined.set(key, sql);
   }
   return sql;
 }
 
-function combinedParams(appId: string, w: LedgerWrite, nowMs: number): SqlValue[] {
+function combinedParams(appId: string, w: LedgerWrite, nowMs: number, guard: WriteGuard | undefined): SqlValue[] {
   const params: SqlValue[] = [];
+  const b = w.balance;
+  const balance = [b.balance, b.reserved, b.nextDueAtMs, nowMs, appId, b.accountId, b.unit];
+  if (guard !== undefined) {
+    params.push(...balance, guard.version);
+    if (guard.key !== undefined) params.push(appId, guard.key);
+  }
   for (const t of w.transactions) params.push(...transactionParams(appId, t));
   if (w.lots.length > 0) {
     for (const { lot } of w.lots) params.push(lot.id, lot.remaining, lot.held, lot.consumed, lot.expired, liveFlag(lot));
     params.push(appId);
   }
-  const b = w.balance;
-  params.push(b.balance, b.reserved, b.nextDueAtMs, nowMs, appId, b.accountId, b.unit);
+  if (guard === undefined) params.push(...balance);
   return params;
+}
+
+/**
+ * After a ledger operation's write on PostgreSQL: notes what the account's credits now are, for
+ * the batch's next spend of it (`lockForSpend`), when the operation had all of the account's
+ * live lots in hand (`liveLots`) and the write returned the row's version; else forgets any note,
+ * which no longer holds.
+ */
+export function noteCredits(tx: Sql, appId: string, balance: BalanceRecord, liveLots: readonly LotRecord[] | undefined, version: string | undefined): void {
+  const held = tx.heldLocks;
+  if (held === undefined) return;
+  const name = balanceLockName(appId, { accountId: balance.accountId }, balance.unit);
+  if (liveLots === undefined || version === undefined || held.accountOf(name) === undefined) held.forgetKnown(name);
+  else held.noteKnown(name, { balance: { ...balance }, lots: liveLots.map((lot) => ({ ...lot })), version });
 }
