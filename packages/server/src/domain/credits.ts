@@ -192,6 +192,8 @@ export async function deduct(scope: Scope, input: DeductInput, type: "deduct" | 
     // account, none (`lockForSpend`). Only an account that has never had credits in this unit
     // (or does not exist) takes the long way. A dry run answers whatever the key.
     const key = input.dryRun === true ? undefined : input.idempotencyKey;
+    // The attempt under way, when it works from the batch's memory: its ledger, once opened.
+    let fromMemory: { ledger: UnitLedger | undefined } | undefined;
     const spend = async (fromBatchMemory: boolean): Promise<DeductResult | DryRunResult> => {
       let start = await lockForSpend(tx, scope.appId, input, unit, key, fromBatchMemory ? nowMs : undefined);
       if (start === undefined) {
@@ -200,12 +202,14 @@ export async function deduct(scope: Scope, input: DeductInput, type: "deduct" | 
         start = { balance, ...(await readForSpend(tx, scope.appId, key, account.id, unit)) };
       }
       const { balance: locked, existing, lots, guard } = start;
+      fromMemory = guard === undefined ? undefined : { ledger: undefined };
       const accountId = locked.accountId;
       if (existing !== undefined) {
         assertSameOperation(existing, { types: [type], accountId, amount, unit });
         return { transaction: existing, balance: await currentBalance(ctx, accountId, existing.unit), alreadyProcessed: true };
       }
       const ledger = await UnitLedger.open(ctx, accountId, unit, locked, lots, guard);
+      if (fromMemory !== undefined) fromMemory.ledger = ledger;
       if (input.dryRun === true) {
         // Opening the ledger may have settled expiries; a dry run changes nothing, so roll back.
         throw new Rollback(await dryRun(ctx, ledger, amount));
@@ -230,8 +234,11 @@ export async function deduct(scope: Scope, input: DeductInput, type: "deduct" | 
       return await spend(input.dryRun !== true);
     } catch (error) {
       // What the batch noted no longer holds, or the key is taken (a retry of a spend earlier in
-      // this batch): nothing was written, so start over from the database.
-      if (!(error instanceof StaleCredits)) throw error;
+      // this batch), or the spend was refused (402, 422) from the note with its key unchecked: a
+      // retry of an applied spend must replay, not be refused. Nothing was written, so start
+      // over from the database.
+      const unchecked = fromMemory !== undefined && (fromMemory.ledger === undefined || fromMemory.ledger.unchecked);
+      if (!(error instanceof StaleCredits || (error instanceof TallyError && unchecked))) throw error;
       return spend(false);
     }
   }, { lane: accountLane(scope.appId, input) });

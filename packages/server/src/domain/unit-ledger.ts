@@ -121,6 +121,16 @@ export class UnitLedger {
     return this.state.balance - this.state.reserved;
   }
 
+  /**
+   * True while the ledger works from the batch's memory and nothing of it has been checked
+   * against the database yet (its guard is unspent): an error now may come of a stale note or of
+   * a key already taken, and nothing has been written, so the operation should start over from
+   * the database rather than answer it.
+   */
+  get unchecked(): boolean {
+    return this.guard !== undefined;
+  }
+
   /** Expires holds and lots whose time has come, recording what was lost. */
   private async settle(): Promise<void> {
     const { tx, appId, nowMs } = this.ctx;
@@ -462,7 +472,9 @@ export class UnitLedger {
     // Accounts with neither a spend limit nor auto top-up skip both checks without a query.
     if (this.spent > 0 && (flags & COMMERCE_FLAGS.spendLimit) !== 0) await enforceSpendLimits(this.ctx, this.accountId, this.unit, this.spent);
     if (this.spent > 0 && (flags & COMMERCE_FLAGS.autoTopup) !== 0) await maybeStartAutoTopup(this.ctx, this.accountId, this.unit, this.available);
-    const version = await writeLedger(tx, appId, { transactions: this.deferred.splice(0), lots, balance: this.state }, nowMs, this.guard);
+    const guard = this.guard;
+    this.guard = undefined;
+    const version = await writeLedger(tx, appId, { transactions: this.deferred.splice(0), lots, balance: this.state }, nowMs, guard);
     // After the ledger's write, which may be guarded: a guard that fails must find nothing written.
     await writeOutbox(this.ctx, this.events, { accountId: this.accountId, unit: this.unit, availableBefore: this.availableAtOpen, availableAfter: this.available });
     noteCredits(tx, appId, this.state, this.spendableLoaded ? [...this.lots.values()].filter((lot) => lot.remaining > 0) : undefined, version);
