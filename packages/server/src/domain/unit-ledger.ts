@@ -477,7 +477,7 @@ export class UnitLedger {
     const version = await writeLedger(tx, appId, { transactions: this.deferred.splice(0), lots, balance: this.state }, nowMs, guard);
     // After the ledger's write, which may be guarded: a guard that fails must find nothing written.
     await writeOutbox(this.ctx, this.events, { accountId: this.accountId, unit: this.unit, availableBefore: this.availableAtOpen, availableAfter: this.available });
-    noteCredits(tx, appId, this.state, this.spendableLoaded ? [...this.lots.values()].filter((lot) => lot.remaining > 0) : undefined, version);
+    noteCredits(tx, appId, this.state, this.spendableLoaded ? () => [...this.lots.values()].filter((lot) => lot.remaining > 0) : undefined, version);
     return this.state;
   }
 }

@@ -34,6 +34,22 @@ async function freshApp(name: string, poolSize: number): Promise<{ db: PostgresD
   };
 }
 
+/** `db`, counting how many times the database runs a transaction's function (a failed batch runs again). */
+function countingRuns(db: Database): { db: Database; runs: () => number } {
+  let runs = 0;
+  const counted: Database = {
+    dialect: db.dialect,
+    transaction: (fn, options) => db.transaction((tx) => {
+      runs++;
+      return fn(tx);
+    }, options),
+    read: (fn) => db.read(fn),
+    ping: () => db.ping(),
+    close: async () => undefined,
+  };
+  return { db: counted, runs: () => runs };
+}
+
 /**
  * A hot account's requests share one batch (its lane). After the first takes the balance lock,
  * the others read the balance, the key and the lots in one statement without locking: they must
@@ -114,25 +130,15 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends of one account in one bat
 
   it("replays a key repeated later in the batch from its guarded write, which finds the key taken and writes nothing (no batch rolled back and run again)", async () => {
     const accountId = (await grant({ db, clock: systemClock, appId }, { externalId: "repeat", amount: 100, unit: "credits" })).transaction.accountId;
-    let runs = 0;
-    const counted: Database = {
-      dialect: db.dialect,
-      transaction: (fn, options) => db.transaction((tx) => {
-        runs++;
-        return fn(tx);
-      }, options),
-      read: (fn) => db.read(fn),
-      ping: () => db.ping(),
-      close: async () => undefined,
-    };
-    const scope = { db: counted, clock: systemClock, appId };
+    const counted = countingRuns(db);
+    const scope = { db: counted.db, clock: systemClock, appId };
     const results = await inOneBatch(accountId, () =>
       Promise.all(["a", "b", "a", "c"].map((key) => deduct(scope, { accountId, amount: 10, idempotencyKey: `repeat-${key}` }))),
     );
     expect(results.map((r) => "transaction" in r && r.alreadyProcessed)).toEqual([false, false, true, false]);
     expect("transaction" in results[2]! && "transaction" in results[0]! && results[2].transaction.id).toBe("transaction" in results[0]! ? results[0].transaction.id : "");
     // A unique-key violation would abort the batch's transaction: all four would run again.
-    expect(runs).toBe(4);
+    expect(counted.runs()).toBe(4);
     expect((await readBalance({ db, clock: systemClock, appId }, accountId, "credits")).balance).toBe(70);
     expect((await verifyLedger(db)).problems).toEqual([]);
   });
@@ -316,21 +322,7 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends that wait for their accou
     return { db, held };
   };
 
-  /** `db`, counting how many times the database runs a transaction's function (a failed batch runs again). */
-  const counting = (): { db: Database; runs: () => number } => {
-    let runs = 0;
-    const counted: Database = {
-      dialect: db.dialect,
-      transaction: (fn, options) => db.transaction((tx) => {
-        runs++;
-        return fn(tx);
-      }, options),
-      read: (fn) => db.read(fn),
-      ping: () => db.ping(),
-      close: async () => undefined,
-    };
-    return { db: counted, runs: () => runs };
-  };
+  const counting = () => countingRuns(db);
 
   it("spends the credits of a grant that committed while the spend waited for the lock, on its first run (it reads the lots again)", async () => {
     const scope = { db, clock: systemClock, appId };

@@ -157,13 +157,13 @@ function combinedParams(appId: string, w: LedgerWrite, nowMs: number, guard: Wri
 /**
  * After a ledger operation's write on PostgreSQL: notes what the account's credits now are, for
  * the batch's next spend of it (`lockForSpend`), when the operation had all of the account's
- * live lots in hand (`liveLots`) and the write returned the row's version; else forgets any note,
- * which no longer holds.
+ * live lots in hand (`liveLots`, asked for only on PostgreSQL) and the write returned the row's
+ * version; else forgets any note, which no longer holds.
  */
-export function noteCredits(tx: Sql, appId: string, balance: BalanceRecord, liveLots: readonly LotRecord[] | undefined, version: string | undefined): void {
+export function noteCredits(tx: Sql, appId: string, balance: BalanceRecord, liveLots: (() => readonly LotRecord[]) | undefined, version: string | undefined): void {
   const held = tx.heldLocks;
   if (held === undefined) return;
   const name = balanceLockName(appId, { accountId: balance.accountId }, balance.unit);
   if (liveLots === undefined || version === undefined || held.accountOf(name) === undefined) held.forgetKnown(name);
-  else held.noteKnown(name, { balance: { ...balance }, lots: liveLots.map((lot) => ({ ...lot })), version });
+  else held.noteKnown(name, { balance: { ...balance }, lots: liveLots().map((lot) => ({ ...lot })), version });
 }
