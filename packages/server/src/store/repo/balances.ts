@@ -151,11 +151,11 @@ export async function listBalances(q: Sql, appId: string, accountId: string): Pr
   return rows.map(toBalance);
 }
 
+/** Writes a balance row's amounts; parameters as `saveBalance` passes them. */
+export const SAVE_BALANCE_SQL = "UPDATE balances SET balance = ?, reserved = ?, next_due_at = ?, updated_at = ? WHERE app_id = ? AND account_id = ? AND unit = ?";
+
 export async function saveBalance(tx: Sql, appId: string, b: BalanceRecord, nowMs: number): Promise<void> {
-  await tx.run(
-    "UPDATE balances SET balance = ?, reserved = ?, next_due_at = ?, updated_at = ? WHERE app_id = ? AND account_id = ? AND unit = ?",
-    [b.balance, b.reserved, b.nextDueAtMs, nowMs, appId, b.accountId, b.unit],
-  );
+  await tx.run(SAVE_BALANCE_SQL, [b.balance, b.reserved, b.nextDueAtMs, nowMs, appId, b.accountId, b.unit]);
 }
 
 /** Balances with something due (a lot or hold expiring) at or before `nowMs`; for the sweeper. */

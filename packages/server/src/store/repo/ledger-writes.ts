@@ -2,7 +2,7 @@ import type { Sql, SqlValue } from "../sql.ts";
 import type { BalanceRecord, LotRecord, TransactionRecord } from "../records.ts";
 import { INSERT_TRANSACTION_SQL, insertTransaction, transactionParams } from "./transactions.ts";
 import { liveFlag, saveLot } from "./lots.ts";
-import { balanceLockName, saveBalance } from "./balances.ts";
+import { balanceLockName, SAVE_BALANCE_SQL, saveBalance } from "./balances.ts";
 
 /** A changed lot, and whether it ran out or came back (its `live` flag changes). */
 export interface LotWrite {
@@ -94,8 +94,6 @@ function staleCredits(tx: Sql, appId: string, b: Pick<BalanceRecord, "accountId"
 
 const combined = new Map<string, string>();
 
-const UPDATE_BALANCE = "UPDATE balances SET balance = ?, reserved = ?, next_due_at = ?, updated_at = ? WHERE app_id = ? AND account_id = ? AND unit = ?";
-
 /**
  * The statement for `t` transactions and `l` lots (made once per shape, then prepared by name).
  * Unguarded, the balance row's UPDATE is the main statement. Guarded, it comes first, with the
@@ -112,7 +110,7 @@ function combinedSql(t: number, l: number, guard: WriteGuard | undefined): strin
     const returning = `RETURNING ${ROW_VERSION("balances")} AS version`;
     if (guarded) {
       const notKeyed = keyed ? " AND NOT EXISTS (SELECT 1 FROM transactions WHERE app_id = ? AND idempotency_key = ?)" : "";
-      parts.push(`bal AS (${UPDATE_BALANCE} AND ${ROW_VERSION("balances")} = ?${notKeyed} ${returning})`);
+      parts.push(`bal AS (${SAVE_BALANCE_SQL} AND ${ROW_VERSION("balances")} = ?${notKeyed} ${returning})`);
     }
     const head = INSERT_TRANSACTION_SQL.slice(0, INSERT_TRANSACTION_SQL.indexOf(" VALUES "));
     const row = INSERT_TRANSACTION_SQL.slice(INSERT_TRANSACTION_SQL.indexOf(" VALUES ") + 8);
@@ -131,7 +129,7 @@ function combinedSql(t: number, l: number, guard: WriteGuard | undefined): strin
       );
     }
     if (guarded) sql = `WITH ${parts.join(", ")} SELECT version FROM bal`;
-    else sql = parts.length === 0 ? `${UPDATE_BALANCE} ${returning}` : `WITH ${parts.join(", ")} ${UPDATE_BALANCE} ${returning}`;
+    else sql = parts.length === 0 ? `${SAVE_BALANCE_SQL} ${returning}` : `WITH ${parts.join(", ")} ${SAVE_BALANCE_SQL} ${returning}`;
     combined.set(key, sql);
   }
   return sql;
