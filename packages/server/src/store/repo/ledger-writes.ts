@@ -44,6 +44,9 @@ const COMBINED_LOTS_MAX = 16;
 /** The balance row's version, as `KnownCredits` and `lockAndReadForSpend` compare it. */
 export const ROW_VERSION = (alias: string): string => `${alias}.ctid::text || ' ' || ${alias}.xmin::text`;
 
+/** A guard's key condition (parameters: app, key), for the guarded write and `checkGuard` alike. */
+const KEY_FREE = "NOT EXISTS (SELECT 1 FROM transactions WHERE app_id = ? AND idempotency_key = ?)";
+
 /**
  * Writes what one ledger operation changed: its new transactions, the lots it touched and the
  * balance row. On PostgreSQL that is ONE statement (data-modifying CTEs), because there every
@@ -80,7 +83,7 @@ export async function writeLedger(tx: Sql, appId: string, w: LedgerWrite, nowMs:
 export async function checkGuard(tx: Sql, appId: string, b: Pick<BalanceRecord, "accountId" | "unit">, guard: WriteGuard): Promise<void> {
   const keyed = guard.key !== undefined;
   const row = await tx.get<{ ok: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM balances b WHERE b.app_id = ? AND b.account_id = ? AND b.unit = ? AND ${ROW_VERSION("b")} = ?)${keyed ? " AND NOT EXISTS (SELECT 1 FROM transactions WHERE app_id = ? AND idempotency_key = ?)" : ""} AS ok`,
+    `SELECT EXISTS (SELECT 1 FROM balances b WHERE b.app_id = ? AND b.account_id = ? AND b.unit = ? AND ${ROW_VERSION("b")} = ?)${keyed ? ` AND ${KEY_FREE}` : ""} AS ok`,
     keyed ? [appId, b.accountId, b.unit, guard.version, appId, guard.key!] : [appId, b.accountId, b.unit, guard.version],
   );
   if (row?.ok !== true) throw staleCredits(tx, appId, b);
@@ -109,8 +112,7 @@ function combinedSql(t: number, l: number, guard: WriteGuard | undefined): strin
     const parts: string[] = [];
     const returning = `RETURNING ${ROW_VERSION("balances")} AS version`;
     if (guarded) {
-      const notKeyed = keyed ? " AND NOT EXISTS (SELECT 1 FROM transactions WHERE app_id = ? AND idempotency_key = ?)" : "";
-      parts.push(`bal AS (${SAVE_BALANCE_SQL} AND ${ROW_VERSION("balances")} = ?${notKeyed} ${returning})`);
+      parts.push(`bal AS (${SAVE_BALANCE_SQL} AND ${ROW_VERSION("balances")} = ?${keyed ? ` AND ${KEY_FREE}` : ""} ${returning})`);
     }
     const head = INSERT_TRANSACTION_SQL.slice(0, INSERT_TRANSACTION_SQL.indexOf(" VALUES "));
     const row = INSERT_TRANSACTION_SQL.slice(INSERT_TRANSACTION_SQL.indexOf(" VALUES ") + 8);
