@@ -5,13 +5,13 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { SERVER_NODE_FLAGS } from "../packages/server/scripts/node-flags.mjs";
 import { seedGrowth } from "./growth.ts";
 import { seed } from "./seed.ts";
 import type { LoadResult, LoadSpec } from "./load.ts";
 import type { LatencySummary } from "./stats.ts";
 import { CLOCK_TICKS_PER_SECOND, cpuTicks } from "./proc-cpu.ts";
+import { pgTarget, recreateDatabase, type PgTarget } from "./pg-target.ts";
 
 /**
  * `npm run bench`: starts everything it measures (a Tally server on SQLite, one on PostgreSQL, a
@@ -387,35 +387,6 @@ function memorySampler(pid: number): { stop: () => { peakRssMb: number; hwmMb: n
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL and pgbench
-
-interface PgTarget {
-  adminUrl: string;
-  databaseUrl: string;
-  database: string;
-  host: string;
-  port: string;
-  user: string;
-}
-
-function pgTarget(url: string): PgTarget {
-  const u = new URL(url);
-  const database = decodeURIComponent(u.pathname.replace(/^\//, "")) || "tally_bench";
-  if (!/^[a-z_][a-z0-9_]*$/.test(database)) throw new Error(`--pg-url: database name ${database} must be a plain identifier`);
-  const admin = new URL(url);
-  admin.pathname = "/postgres";
-  return { adminUrl: admin.toString(), databaseUrl: u.toString(), database, host: u.hostname || "127.0.0.1", port: u.port || "5432", user: decodeURIComponent(u.username) || "postgres" };
-}
-
-async function recreateDatabase(t: PgTarget, drop: boolean, create: boolean): Promise<void> {
-  const client = new pg.Client({ connectionString: t.adminUrl });
-  await client.connect();
-  try {
-    if (drop) await client.query(`DROP DATABASE IF EXISTS ${t.database} WITH (FORCE)`);
-    if (create) await client.query(`CREATE DATABASE ${t.database}`);
-  } finally {
-    await client.end();
-  }
-}
 
 function pgbenchBinary(): string {
   for (const candidate of ["/usr/lib/postgresql/15/bin/pgbench", "pgbench"]) {
