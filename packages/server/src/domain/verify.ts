@@ -13,7 +13,11 @@ export interface VerifyReport {
  *  - reserved = Σ held in lots = Σ holds of held reservations;
  *  - available = balance − reserved ≥ 0;
  *  - every lot's parts are non-negative and add up to its amount, and it is flagged live
- *    exactly when it has unheld credits left.
+ *    exactly when it has unheld credits left;
+ *  - the balance row's next due time is no later than the first thing that falls due (a live
+ *    lot's or a held reservation's expiry): else opening the account would not settle it, and
+ *    credits past their expiry would still be spendable. It may be earlier (a spend that used up
+ *    the soonest-expiring lot leaves it be); settling then finds nothing and works it out again.
  */
 export async function verifyLedger(db: Database): Promise<VerifyReport> {
   const problems: string[] = [];
@@ -30,6 +34,9 @@ export async function verifyLedger(db: Database): Promise<VerifyReport> {
     if (a.reserved !== a.lotHeld) problems.push(`${where}: reserved ${a.reserved} ≠ held in lots ${a.lotHeld}`);
     if (a.reserved !== a.holdSum) problems.push(`${where}: reserved ${a.reserved} ≠ holds of held reservations ${a.holdSum}`);
     if (a.balance - a.reserved < 0) problems.push(`${where}: available ${a.balance - a.reserved} < 0`);
+    if (a.firstDueMs !== null && (a.nextDueAtMs === null || a.nextDueAtMs > a.firstDueMs)) {
+      problems.push(`${where}: next due time ${a.nextDueAtMs ?? "none"} is later than the first expiry ${a.firstDueMs}`);
+    }
   }
   for (const l of lots) {
     const parts = l.remaining + l.held + l.consumed + l.expired;

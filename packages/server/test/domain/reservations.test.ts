@@ -379,5 +379,46 @@ for (const { kind, available } of DATABASES) {
         await ledgerIsSound();
       });
     });
+
+    describe("the next due time after a hold resolves", () => {
+      const nextDue = async () =>
+        (await db.read((q) => q.get<{ t: number | null }>("SELECT next_due_at AS t FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?", [scope.appId, accountId, "credits"])))!.t;
+
+      it("is exactly the first of the other holds' and the live lots' expiries, after confirm, capture and cancel alike", async () => {
+        // The beforeEach lot has no expiry; this one expires after the holds below.
+        await grant(scope, { accountId, amount: 50, unit: "credits", expiresAtMs: T0 + 900_000 });
+        const soon = await hold(10, 60);
+        const later = await hold(10, 300);
+        const last = await hold(10, 600);
+        expect(Number(await nextDue())).toBe(T0 + 60_000);
+        await confirm(scope, soon.reservation.id, { amount: 4 });
+        expect(Number(await nextDue())).toBe(T0 + 300_000);
+        await capture(scope, later.reservation.id, { amount: 2 });
+        expect(Number(await nextDue())).toBe(T0 + 300_000); // still held
+        await cancel(scope, later.reservation.id, {});
+        expect(Number(await nextDue())).toBe(T0 + 600_000);
+        await confirm(scope, last.reservation.id, {});
+        expect(Number(await nextDue())).toBe(T0 + 900_000); // the lot's expiry
+        await deduct(scope, { accountId, amount: 130 }); // of 134: the expiring lot first, then 80 of the other
+        const spendAll = await hold(4, 30);
+        await cancel(scope, spendAll.reservation.id, {});
+        expect(await nextDue()).toBeNull(); // nothing left that expires
+        await ledgerIsSound();
+      });
+
+      it("tally verify reports a next due time later than the first expiry, and accepts an earlier one", async () => {
+        await hold(10, 60);
+        const setDue = (ms: number | null) =>
+          db.transaction((tx) => tx.run("UPDATE balances SET next_due_at = ? WHERE app_id = ? AND account_id = ? AND unit = ?", [ms, scope.appId, accountId, "credits"]));
+        const problems = async () => (await verifyLedger(db)).problems.filter((p) => p.startsWith(`${scope.appId} `));
+        await setDue(T0 + 30_000); // earlier: settling finds nothing due and works it out again
+        expect(await problems()).toEqual([]);
+        await setDue(T0 + 60_001);
+        expect(await problems()).toEqual([`${scope.appId} ${accountId} credits: next due time ${T0 + 60_001} is later than the first expiry ${T0 + 60_000}`]);
+        await setDue(null);
+        expect(await problems()).toEqual([`${scope.appId} ${accountId} credits: next due time none is later than the first expiry ${T0 + 60_000}`]);
+        await setDue(T0 + 60_000);
+      });
+    });
   });
 }

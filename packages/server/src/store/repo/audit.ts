@@ -10,6 +10,10 @@ export interface BalanceAudit {
   lotSum: number;
   lotHeld: number;
   holdSum: number;
+  /** The balance row's `next_due_at`: when the account must next be settled, at the latest. */
+  nextDueAtMs: number | null;
+  /** What falls due first: the earliest expiry of a live lot or of a held reservation. */
+  firstDueMs: number | null;
 }
 
 /**
@@ -19,14 +23,14 @@ export interface BalanceAudit {
 export async function auditBalances(q: Sql): Promise<BalanceAudit[]> {
   // ONE statement: at READ COMMITTED (PostgreSQL) each statement sees its own snapshot, so four
   // separate scans of a live database would compare balances and ledger from different moments.
-  const parts = await q.all<{ k: string; app_id: string; account_id: string; unit: string; a: number; b: number; holds: string | null }>(
-    `SELECT 'b' AS k, app_id, account_id, unit, balance AS a, reserved AS b, NULL AS holds FROM balances
+  const parts = await q.all<{ k: string; app_id: string; account_id: string; unit: string; a: number; b: number; due: number | null; holds: string | null }>(
+    `SELECT 'b' AS k, app_id, account_id, unit, balance AS a, reserved AS b, next_due_at AS due, NULL AS holds FROM balances
      UNION ALL
-     SELECT 't', app_id, account_id, unit, SUM(amount), 0, NULL FROM transactions GROUP BY app_id, account_id, unit
+     SELECT 't', app_id, account_id, unit, SUM(amount), 0, NULL, NULL FROM transactions GROUP BY app_id, account_id, unit
      UNION ALL
-     SELECT 'l', app_id, account_id, unit, SUM(remaining + held), SUM(held), NULL FROM lots GROUP BY app_id, account_id, unit
+     SELECT 'l', app_id, account_id, unit, SUM(remaining + held), SUM(held), MIN(CASE WHEN remaining > 0 THEN expires_at END), NULL FROM lots GROUP BY app_id, account_id, unit
      UNION ALL
-     SELECT 'h', app_id, account_id, unit, 0, 0, holds FROM reservations WHERE status = 'held'`,
+     SELECT 'h', app_id, account_id, unit, 0, 0, expires_at, holds FROM reservations WHERE status = 'held'`,
   );
   const balances = parts.filter((p) => p.k === "b").map((p) => ({ ...p, balance: p.a, reserved: p.b }));
   const ledger = parts.filter((p) => p.k === "t").map((p) => ({ ...p, s: p.a }));
@@ -37,17 +41,28 @@ export async function auditBalances(q: Sql): Promise<BalanceAudit[]> {
     const k = `${appId}\u0000${accountId}\u0000${unit}`;
     let row = rows.get(k);
     if (row === undefined) {
-      row = { appId, accountId, unit, balance: 0, reserved: 0, ledgerSum: 0, lotSum: 0, lotHeld: 0, holdSum: 0 };
+      row = { appId, accountId, unit, balance: 0, reserved: 0, ledgerSum: 0, lotSum: 0, lotHeld: 0, holdSum: 0, nextDueAtMs: null, firstDueMs: null };
       rows.set(k, row);
     }
     return row;
   };
-  for (const b of balances) Object.assign(at(b.app_id, b.account_id, b.unit), { balance: Number(b.balance), reserved: Number(b.reserved) });
+  const due = (row: BalanceAudit, ms: number | null): void => {
+    if (ms !== null && (row.firstDueMs === null || Number(ms) < row.firstDueMs)) row.firstDueMs = Number(ms);
+  };
+  for (const b of balances) {
+    Object.assign(at(b.app_id, b.account_id, b.unit), { balance: Number(b.balance), reserved: Number(b.reserved), nextDueAtMs: b.due === null ? null : Number(b.due) });
+  }
   for (const l of ledger) at(l.app_id, l.account_id, l.unit).ledgerSum = Number(l.s);
-  for (const l of lots) Object.assign(at(l.app_id, l.account_id, l.unit), { lotSum: Number(l.s), lotHeld: Number(l.h) });
+  for (const l of lots) {
+    const row = at(l.app_id, l.account_id, l.unit);
+    Object.assign(row, { lotSum: Number(l.s), lotHeld: Number(l.h) });
+    due(row, l.due);
+  }
   for (const r of holds) {
     const parsed = JSON.parse(r.holds) as Array<{ amount: number }>;
-    at(r.app_id, r.account_id, r.unit).holdSum += parsed.reduce((s, h) => s + h.amount, 0);
+    const row = at(r.app_id, r.account_id, r.unit);
+    row.holdSum += parsed.reduce((s, h) => s + h.amount, 0);
+    due(row, r.due);
   }
   return [...rows.values()];
 }
