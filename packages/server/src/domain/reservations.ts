@@ -1,7 +1,8 @@
 import type { Metadata, ReservationRecord, TransactionRecord } from "../store/records.ts";
 import * as repo from "../store/repo/reservations.ts";
 import { findTransactionByKey, getTransaction } from "../store/repo/transactions.ts";
-import { lockBalance, lockBalanceOf, lockBalanceOfReservation } from "../store/repo/balances.ts";
+import { lockBalance } from "../store/repo/balances.ts";
+import { lockForHold, readForHold } from "../store/repo/ledger-reads.ts";
 import { assert, notFound, TallyError, validationError } from "./errors.ts";
 import { accountLane, inTransaction, Rollback, type Scope } from "./context.ts";
 import { checkAccountRef, requireAccount, type AccountRef } from "./accounts.ts";
@@ -56,28 +57,31 @@ export async function reserve(scope: Scope, input: ReserveInput): Promise<Reserv
       throw error;
     });
     const ttlSeconds = input.ttlSeconds ?? LIMITS.reservationTtlSecondsDefault;
-    // One statement finds the account's balance row and locks it (as a deduct does); only an
-    // account that never had credits in this unit, or none at all, takes the long way.
-    let locked = await lockBalanceOf(tx, appId, input, unit);
-    if (locked === undefined) locked = await lockBalance(tx, appId, (await requireAccount(tx, appId, input)).id, unit, nowMs);
-    const accountId = locked.accountId;
-    if (input.idempotencyKey !== undefined && input.dryRun !== true) {
-      // The lock is held: a retry racing its own first attempt waits for it and then finds it (see credits.ts, awaitFirstAttempt).
-      const existing = await repo.findReservationByKey(tx, appId, input.idempotencyKey);
-      if (existing !== undefined) {
-        if (existing.accountId !== accountId || existing.amount !== amount || existing.unit !== unit) {
-          throw new TallyError("IDEMPOTENCY_KEY_REUSED", `Idempotency key ${JSON.stringify(input.idempotencyKey)} was already used for reservation ${existing.id}`, {
-            reservationId: existing.id,
-          });
-        }
-        // The balance first: settling it may expire this very hold, and the replay shows it as it is now.
-        const balance = await balanceOf(ctx, existing.accountId, existing.unit);
-        const current = await repo.getReservation(tx, appId, existing.id);
-        assert(current !== undefined, "a reservation is never deleted");
-        return { reservation: current, balance, alreadyProcessed: true };
-      }
+    // As a deduct does: the account's balance row, locked, then the key and the lots under that
+    // lock (on PostgreSQL all in one statement); only an account that never had credits in this
+    // unit, or none at all, takes the long way. A dry run answers whatever the key.
+    const key = input.dryRun === true ? undefined : input.idempotencyKey;
+    let start = await lockForHold(tx, appId, input, unit, key);
+    if (start === undefined) {
+      const account = await requireAccount(tx, appId, input);
+      start = { balance: await lockBalance(tx, appId, account.id, unit, nowMs), ...(await readForHold(tx, appId, key, account.id, unit)) };
     }
-    const ledger = await UnitLedger.open(ctx, accountId, unit, locked);
+    const { balance: locked, existing, lots } = start;
+    const accountId = locked.accountId;
+    if (existing !== undefined) {
+      // Read under the lock: a retry racing its own first attempt waits for it and then finds it (see credits.ts, awaitFirstAttempt).
+      if (existing.accountId !== accountId || existing.amount !== amount || existing.unit !== unit) {
+        throw new TallyError("IDEMPOTENCY_KEY_REUSED", `Idempotency key ${JSON.stringify(key)} was already used for reservation ${existing.id}`, {
+          reservationId: existing.id,
+        });
+      }
+      // The balance first: settling it may expire this very hold, and the replay shows it as it is now.
+      const balance = await balanceOf(ctx, existing.accountId, existing.unit);
+      const current = await repo.getReservation(tx, appId, existing.id);
+      assert(current !== undefined, "a reservation is never deleted");
+      return { reservation: current, balance, alreadyProcessed: true };
+    }
+    const ledger = await UnitLedger.open(ctx, accountId, unit, locked, lots);
     if (input.dryRun === true) throw new Rollback(await dryRun(ctx, ledger, amount));
     const holds = await ledger.hold(amount);
     const reservation: ReservationRecord = {
@@ -101,7 +105,7 @@ export async function reserve(scope: Scope, input: ReserveInput): Promise<Reserv
       createdAtMs: nowMs,
       resolvedAtMs: null,
     };
-    await repo.insertReservation(tx, appId, reservation);
+    ledger.writeReservation(reservation, true);
     ledger.noteHoldExpiry(reservation.expiresAtMs);
     await ledger.finish();
     return { reservation, balance: await ledger.view() };
@@ -126,12 +130,14 @@ async function finishResolved<T>(ledger: UnitLedger, answer: () => Promise<T>): 
 
 /** Loads a reservation after taking its account's lock, settling anything due first. */
 async function openHeld(ctx: LedgerContext, reservationId: string): Promise<{ ledger: UnitLedger; reservation: ReservationRecord }> {
-  const locked = await lockBalanceOfReservation(ctx.tx, ctx.appId, reservationId);
+  const locked = await repo.lockReservation(ctx.tx, ctx.appId, reservationId);
   if (locked === undefined) throw notFound("RESERVATION_NOT_FOUND", "reservation", reservationId);
-  const ledger = await UnitLedger.open(ctx, locked.accountId, locked.unit, locked);
-  // Read under the lock, once settling is done: another request may have resolved it, or settling may have expired it.
-  const reservation = await repo.getReservation(ctx.tx, ctx.appId, reservationId);
+  const ledger = await UnitLedger.open(ctx, locked.balance.accountId, locked.balance.unit, locked.balance);
+  // As it is under the lock, once settling is done: another request may have resolved it while
+  // the lock waited, or settling may have expired it. The lock's own read serves unless either.
+  const reservation = locked.reservation !== undefined && !ledger.settledOnOpen ? locked.reservation : await repo.getReservation(ctx.tx, ctx.appId, reservationId);
   assert(reservation !== undefined, "a reservation is never deleted");
+  assert(reservation.accountId === ledger.accountId && reservation.unit === ledger.unit, "the reservation holds credits in the locked balance");
   return { ledger, reservation };
 }
 
@@ -207,7 +213,7 @@ export async function confirm(scope: Scope, reservationId: string, input: Confir
     reservation.resolutionKey = input.idempotencyKey ?? null;
     reservation.resolvedAtMs = ctx.nowMs;
     assert(allocations.reduce((s, a) => s + a.amount, 0) === rest, "confirm's receipt adds up to what it spent");
-    await repo.saveReservation(ctx.tx, ctx.appId, reservation);
+    ledger.writeReservation(reservation, false);
     await ledger.finish();
     return { reservation, transaction, balance: await ledger.view() };
   });
@@ -230,17 +236,22 @@ async function spendFromHold(
   reservation.holds = spent.left;
   const allocations = [...spent.allocations];
   if (beyond > 0) allocations.push(...(await ledger.burn(beyond)));
-  const transaction = await ledger.record({
-    type,
-    amount: -amount,
-    allocations,
-    reservationId: reservation.id,
-    idempotencyKey: extra.idempotencyKey ?? null,
-    operation: reservation.operation,
-    reference: reservation.reference,
-    description: extra.description ?? null,
-    metadata: reservation.metadata,
-  });
+  // Written by `finish`, with the lots and the balance (one statement on PostgreSQL): nothing
+  // before it reads the transaction back.
+  const transaction = await ledger.record(
+    {
+      type,
+      amount: -amount,
+      allocations,
+      reservationId: reservation.id,
+      idempotencyKey: extra.idempotencyKey ?? null,
+      operation: reservation.operation,
+      reference: reservation.reference,
+      description: extra.description ?? null,
+      metadata: reservation.metadata,
+    },
+    { deferWrite: true },
+  );
   return { allocations, transaction };
 }
 
@@ -264,7 +275,7 @@ export async function capture(scope: Scope, reservationId: string, input: Captur
       idempotencyKey: input.idempotencyKey,
     });
     reservation.capturedAmount += input.amount;
-    await repo.saveReservation(ctx.tx, ctx.appId, reservation);
+    ledger.writeReservation(reservation, false);
     await ledger.finish();
     return { reservation, transaction, balance: await ledger.view() };
   });
@@ -292,7 +303,7 @@ export async function cancel(scope: Scope, reservationId: string, input: CancelI
     const { ledger, reservation } = await openHeld(ctx, reservationId);
     if (reservation.status !== "held") return finishResolved(ledger, () => resolvedAnswer(ctx, reservation, "cancel", input.idempotencyKey));
     await ledger.resolveHeld(reservation, "canceled", input.idempotencyKey ?? null);
-    await repo.saveReservation(ctx.tx, ctx.appId, reservation);
+    ledger.writeReservation(reservation, false);
     await ledger.finish();
     return { reservation, balance: await ledger.view() };
   });
@@ -306,7 +317,7 @@ export async function extend(scope: Scope, reservationId: string, ttlSeconds: nu
       return (await finishResolved(ledger, () => resolvedAnswer(ctx, reservation, "extend", undefined))).reservation;
     }
     reservation.expiresAtMs = Math.max(reservation.expiresAtMs, ctx.nowMs + ttlSeconds * 1000);
-    await repo.saveReservation(ctx.tx, ctx.appId, reservation);
+    ledger.writeReservation(reservation, false);
     await ledger.finish();
     return reservation;
   });

@@ -3,9 +3,9 @@ import type { Allocation, BalanceRecord, Hold, LotRecord, LotSource, Metadata, R
 import { lockBalance } from "../store/repo/balances.ts";
 import { getLots, insertLot, listSpendableLots, saveLot } from "../store/repo/lots.ts";
 import { insertTransaction } from "../store/repo/transactions.ts";
-import { checkGuard, noteCredits, writeLedger, type WriteGuard } from "../store/repo/ledger-writes.ts";
-import { listExpiredHeld, saveReservation } from "../store/repo/reservations.ts";
-import { nextDueTime } from "../store/repo/ledger-reads.ts";
+import { checkGuard, noteCredits, writeLedger, type ReservationWrite, type WriteGuard } from "../store/repo/ledger-writes.ts";
+import { insertReservation, listExpiredHeld, saveReservation } from "../store/repo/reservations.ts";
+import { nextDueTime, nextHoldExpiry } from "../store/repo/ledger-reads.ts";
 import { plainView, viewBalance, type BalanceView } from "./balance-view.ts";
 import { assert, insufficientCredits, TallyError } from "./errors.ts";
 import { isExpired, planBurn } from "./burn-order.ts";
@@ -74,11 +74,15 @@ export class UnitLedger {
   private readonly dirtyLots = new Set<string>();
   private spendableLoaded = false;
   private nextDueDirty = false;
+  /** Whether opening settled something that fell due (which may have changed the account's reservations). */
+  private settled = false;
   /** Credits spent (burned or taken from holds) by this operation: what spend limits count. */
   private spent = 0;
   private readonly availableAtOpen: number;
   /** Transactions recorded with `deferWrite`: written by `finish`, together with the lots and balance. */
   private readonly deferred: TransactionRecord[] = [];
+  /** The reservation this operation made or changed (`writeReservation`): written by `finish` too. */
+  private reservationWrite: ReservationWrite | undefined;
   private constructor(
     private readonly ctx: LedgerContext,
     readonly state: BalanceRecord,
@@ -111,6 +115,11 @@ export class UnitLedger {
     return ledger;
   }
 
+  /** True when opening the ledger settled expiries: what the caller read before it may have changed. */
+  get settledOnOpen(): boolean {
+    return this.settled;
+  }
+
   get accountId(): string {
     return this.state.accountId;
   }
@@ -134,6 +143,7 @@ export class UnitLedger {
   /** Expires holds and lots whose time has come, recording what was lost. */
   private async settle(): Promise<void> {
     const { tx, appId, nowMs } = this.ctx;
+    this.settled = true;
     const expiredHolds = await listExpiredHeld(tx, appId, this.accountId, this.unit, nowMs);
     for (const reservation of expiredHolds) {
       await this.resolveHeld(reservation, "expired", null);
@@ -150,6 +160,20 @@ export class UnitLedger {
   private async loadSpendable(): Promise<void> {
     if (this.spendableLoaded) return;
     this.useSpendable(await listSpendableLots(this.ctx.tx, this.ctx.appId, this.accountId, this.unit));
+  }
+
+  /**
+   * Loads every live lot where an operation on holds needs only some of them: with all of them in
+   * hand, `finish` works out the next due time from memory and reads only the held reservations'
+   * half of it, so the lots and the transaction need not be written before that read (on
+   * PostgreSQL they then go in the one combined write). The holds' lots are nearly always live,
+   * so this read replaces their own. An account past the live-lot limit, which no spend could
+   * use either, keeps to the lots it needs.
+   */
+  private async preferSpendable(): Promise<void> {
+    if (this.spendableLoaded) return;
+    const lots = await listSpendableLots(this.ctx.tx, this.ctx.appId, this.accountId, this.unit);
+    if (lots.length <= LIMITS.lotsPerOperationMax) this.useSpendable(lots);
   }
 
   private useSpendable(lots: readonly LotRecord[]): void {
@@ -257,6 +281,7 @@ export class UnitLedger {
    * the receipt and the holds left over.
    */
   async spendHolds(holds: readonly Hold[], amount: number): Promise<{ allocations: Allocation[]; left: Hold[] }> {
+    await this.preferSpendable();
     await this.loadLots(holds.map((h) => h.lotId));
     const allocations: Allocation[] = [];
     const left: Hold[] = [];
@@ -286,6 +311,7 @@ export class UnitLedger {
 
   /** Returns held credits to their lots; credits of lots that expired meanwhile expire now. */
   async release(holds: readonly Hold[]): Promise<void> {
+    await this.preferSpendable();
     await this.loadLots(holds.map((h) => h.lotId));
     this.nextDueDirty = true;
     for (const h of holds) {
@@ -374,6 +400,16 @@ export class UnitLedger {
   }
 
   /**
+   * Has `finish` write the reservation this operation made (`insert`) or changed, with the
+   * ledger: on PostgreSQL in its one statement. Nothing may read the reservation back before.
+   */
+  writeReservation(reservation: ReservationRecord, insert: boolean): void {
+    assert(reservation.accountId === this.accountId && reservation.unit === this.unit, "the reservation holds credits in this ledger");
+    assert(this.reservationWrite === undefined || this.reservationWrite.record === reservation, "one reservation per operation");
+    this.reservationWrite = { record: reservation, insert: insert || this.reservationWrite?.insert === true };
+  }
+
+  /**
    * Appends a transaction; its `balanceAfter` is the balance as it stands now. `deferWrite`: the
    * row is written by `finish`, in the same statement as the lots and the balance where the
    * database allows it; only for callers that read nothing back before `finish`.
@@ -423,6 +459,16 @@ export class UnitLedger {
     return view;
   }
 
+  /** The earliest expiry of a live lot, from the lots in hand (all live ones are): `nextDueTime`'s lots half. */
+  private earliestLotExpiry(): number | null {
+    assert(this.spendableLoaded, "every live lot is in hand");
+    let earliestMs: number | null = null;
+    for (const lot of this.lots.values()) {
+      if (lot.remaining > 0 && lot.expiresAtMs !== null && (earliestMs === null || lot.expiresAtMs < earliestMs)) earliestMs = lot.expiresAtMs;
+    }
+    return earliestMs;
+  }
+
   /** The unheld credits that expire first, from the lots in hand (all live ones are). */
   private expiringNextInHand(): { amount: number; expiresAtMs: number } | null {
     let expiresAtMs = Infinity;
@@ -458,9 +504,21 @@ export class UnitLedger {
       await checkGuard(tx, appId, this.state, this.guard);
       this.guard = undefined;
     }
-    // The next due time is read back from the lots table, and the commerce hooks may act on the
-    // ledger: both need every row written first. The plain spend (the hot path) needs neither.
+    const pending = this.reservationWrite?.record;
+    if (this.nextDueDirty && this.spendableLoaded) {
+      // Every live lot is in hand: only the other held reservations are read, and this
+      // operation's own reservation, lots and transaction need not be written first.
+      const othersMs = await nextHoldExpiry(tx, appId, this.accountId, this.unit, pending?.id);
+      this.state.nextDueAtMs = earliest(earliest(this.earliestLotExpiry(), othersMs), pending?.status === "held" ? pending.expiresAtMs : null);
+      this.nextDueDirty = false;
+    }
+    // Else the next due time is read back from the lots and reservations tables, and the
+    // commerce hooks may act on the ledger: both need every row written first. The plain spend
+    // (the hot path) needs neither.
     if (this.nextDueDirty || commerceHooks) {
+      const r = this.reservationWrite;
+      this.reservationWrite = undefined;
+      if (r !== undefined) await (r.insert ? insertReservation(tx, appId, r.record) : saveReservation(tx, appId, r.record));
       for (const txn of this.deferred.splice(0)) await insertTransaction(tx, appId, txn);
       for (const w of lots.splice(0)) await saveLot(tx, appId, w.lot, w.liveChanged);
     }
@@ -474,7 +532,9 @@ export class UnitLedger {
     if (this.spent > 0 && (flags & COMMERCE_FLAGS.autoTopup) !== 0) await maybeStartAutoTopup(this.ctx, this.accountId, this.unit, this.available);
     const guard = this.guard;
     this.guard = undefined;
-    const version = await writeLedger(tx, appId, { transactions: this.deferred.splice(0), lots, balance: this.state }, nowMs, guard);
+    const reservation = this.reservationWrite;
+    this.reservationWrite = undefined;
+    const version = await writeLedger(tx, appId, { transactions: this.deferred.splice(0), lots, balance: this.state, reservation }, nowMs, guard);
     // After the ledger's write, which may be guarded: a guard that fails must find nothing written.
     await writeOutbox(this.ctx, this.events, { accountId: this.accountId, unit: this.unit, availableBefore: this.availableAtOpen, availableAfter: this.available });
     noteCredits(tx, appId, this.state, this.spendableLoaded ? () => [...this.lots.values()].filter((lot) => lot.remaining > 0) : undefined, version);
@@ -483,6 +543,10 @@ export class UnitLedger {
 }
 
 const SPEND_TYPES: ReadonlySet<TransactionType> = new Set<TransactionType>(["deduct", "debit", "reservation_capture", "reservation_confirm"]);
+
+function earliest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
+}
 
 export function toAllocation(lot: LotRecord, amount: number): Allocation {
   return { grantId: lot.id, amount, source: lot.source, expiresAtMs: lot.expiresAtMs };

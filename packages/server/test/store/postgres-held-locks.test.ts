@@ -9,6 +9,8 @@ import { migrate } from "../../src/store/migrate.ts";
 import { createApp } from "../../src/domain/apps.ts";
 import { deduct, grant } from "../../src/domain/credits.ts";
 import { setSpendLimits } from "../../src/domain/spend-limits.ts";
+import { cancel, confirm, reserve, type ReservationOutcome } from "../../src/domain/reservations.ts";
+import { TallyError } from "../../src/domain/errors.ts";
 import { readBalance } from "../../src/domain/balances.ts";
 import { verifyLedger } from "../../src/domain/verify.ts";
 import { accountLane } from "../../src/domain/context.ts";
@@ -110,6 +112,31 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends of one account in one bat
     await blocker;
     return result;
   }
+
+  it("reserves in two statements (the lock with its reads, the write) and confirms in five (the lock with the reservation, the key, the lots, the other holds' expiry, the write)", async () => {
+    const scope = { db, clock: systemClock, appId };
+    const accountId = (await grant(scope, { externalId: "pairs", amount: 1000, unit: "credits" })).transaction.accountId;
+    const pair = async (i: number) => {
+      const held = (await reserve(scope, { accountId, amount: 5, idempotencyKey: `pair-r-${i}` })) as ReservationOutcome;
+      return confirm(scope, held.reservation.id, { amount: 3, idempotencyKey: `pair-c-${i}` });
+    };
+    await pair(0); // warms what the app caches (its webhook endpoints)
+    const reserved = await countingStatements(() => reserve(scope, { accountId, amount: 5, idempotencyKey: "pair-r-1" }));
+    // BEGIN; the balance row locked, the key looked up and the live lots read; the reservation,
+    // the lots and the balance written; COMMIT. (Before: the lock, the key and the lots one by
+    // one, and the reservation inserted on its own.)
+    expect(reserved.statements).toBe(4);
+    const id = (reserved.result as ReservationOutcome).reservation.id;
+    const confirmed = await countingStatements(() => confirm(scope, id, { amount: 3, idempotencyKey: "pair-c-1" }));
+    // BEGIN; the balance row locked with the reservation; the key looked up; the live lots; the
+    // other held reservations' earliest expiry; the reservation, transaction, lots and balance
+    // written; COMMIT. (Before: the reservation read on its own, the held lots by id, the
+    // reservation, the transaction and the lot written one by one before the next due time was
+    // read back.)
+    expect(confirmed.statements).toBe(7);
+    expect(confirmed.result.balance).toMatchObject({ balance: 994, reserved: 0 });
+    expect((await verifyLedger(db)).problems).toEqual([]);
+  });
 
   it("makes one statement per spend after the first of a batch on one account (it starts from what the batch wrote), and every balance comes out right", async () => {
     const scope = { db, clock: systemClock, appId };
@@ -344,6 +371,42 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends that wait for their accou
     }
     expect((await readBalance(scope, accountId, "credits")).balance).toBe(0);
     expect((await verifyLedger(db)).problems).toEqual([]);
+  });
+
+  it("answers 409 to a confirm whose hold was canceled while the confirm waited for the lock (it reads the reservation again)", async () => {
+    const scope = { db, clock: systemClock, appId };
+    const accountId = (await grant(scope, { externalId: "resolved-meanwhile", amount: 10, unit: "credits" })).transaction.accountId;
+    const held = (await reserve(scope, { accountId, amount: 4 })) as ReservationOutcome;
+    const slow = slowToCommit(200);
+    const canceling = cancel({ db: slow.db, clock: systemClock, appId }, held.reservation.id, {});
+    await slow.held;
+    const refused = await confirm(scope, held.reservation.id, {}).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await canceling;
+    // The lock's own read of the reservation (its snapshot) still says held: trusted, the confirm
+    // would spend holds the cancel released.
+    expect(refused instanceof TallyError && refused.code).toBe("RESERVATION_NOT_HELD");
+    expect(await readBalance(scope, accountId, "credits")).toMatchObject({ balance: 10, reserved: 0 });
+    expect((await verifyLedger(db)).problems).toEqual([]);
+  });
+
+  it("replays, on its first run, a reservation whose first attempt committed while its retry waited for the lock", async () => {
+    const scope = { db, clock: systemClock, appId };
+    const accountId = (await grant(scope, { externalId: "hold-retry", amount: 10, unit: "credits" })).transaction.accountId;
+    const slow = slowToCommit(200);
+    const firstAttempt = reserve({ db: slow.db, clock: systemClock, appId }, { accountId, amount: 6, idempotencyKey: "hold-once" });
+    await slow.held;
+    const retrier = counting();
+    const retry = (await reserve({ ...scope, db: retrier.db }, { externalId: "hold-retry", amount: 6, idempotencyKey: "hold-once" })) as ReservationOutcome;
+    const first = (await firstAttempt) as ReservationOutcome;
+    // Its snapshot did not have the reservation yet: trusted, the retry would insert a second
+    // one, fail on the key's unique index and take the batch down to run again.
+    expect(retrier.runs()).toBe(1);
+    expect(retry.alreadyProcessed).toBe(true);
+    expect(retry.reservation.id).toBe(first.reservation.id);
+    expect(await readBalance(scope, accountId, "credits")).toMatchObject({ balance: 10, reserved: 6 });
   });
 
   it("replays, on its first run, a spend whose first attempt committed while its retry waited for the lock", async () => {

@@ -35,6 +35,13 @@ export function noteLocked(tx: Sql, appId: string, row: BalanceRow, externalId?:
 export const BALANCE_LOCK_COLUMNS = "account_id, unit, balance, reserved, next_due_at, commerce_flags";
 
 /**
+ * The balance row's version (PostgreSQL): its place and the transaction that wrote it, which
+ * change with every update. Compared by `lockAndReadForSpend`, `lockReservation` and the batch's
+ * note of an account's credits (`KnownCredits`).
+ */
+export const ROW_VERSION = (alias: string): string => `${alias}.ctid::text || ' ' || ${alias}.xmin::text`;
+
+/**
  * Where the balance row is, by account id (parameters: app, account, unit) or by external id
  * (app, app, external id, unit). By external id the account is a scalar subquery, not a join:
  * PostgreSQL plans a join before its tables have statistics (a new database, until autovacuum
@@ -49,12 +56,6 @@ export const BALANCE_ROW_BY = {
 const LOCK_BY_ID = perDialect((d) => `SELECT ${BALANCE_LOCK_COLUMNS} FROM balances WHERE ${BALANCE_ROW_BY.id}${d.forUpdate}`);
 
 export const LOCK_BY_EXTERNAL_ID = perDialect((d) => `SELECT ${BALANCE_LOCK_COLUMNS} FROM balances WHERE ${BALANCE_ROW_BY.externalId}${d.forUpdate}`);
-
-const LOCK_BY_RESERVATION = perDialect(
-  (d) => `SELECT b.account_id, b.unit, b.balance, b.reserved, b.next_due_at, b.commerce_flags FROM reservations r
-   JOIN balances b ON b.app_id = r.app_id AND b.account_id = r.account_id AND b.unit = r.unit
-   WHERE r.app_id = ? AND r.rsv_id = ?${d.forUpdateOf("b")}`,
-);
 
 async function selectForUpdate(tx: Sql, appId: string, accountId: string, unit: string): Promise<BalanceRow | undefined> {
   const row = await tx.get<BalanceRow>(LOCK_BY_ID(tx.dialect), [appId, accountId, unit]);
@@ -93,18 +94,6 @@ export async function lockBalanceOf(tx: Sql, appId: string, ref: { accountId?: s
       : await tx.get<BalanceRow>(LOCK_BY_EXTERNAL_ID(tx.dialect), [appId, appId, ref.externalId ?? "", unit]);
   if (row === undefined) return undefined;
   if (ref.accountId === undefined) noteLocked(tx, appId, row, ref.externalId);
-  return toBalance(row);
-}
-
-/**
- * The balance row a reservation holds credits in, locked, in one statement; undefined when the
- * reservation does not exist. The caller reads the reservation itself AFTER this (see
- * `readForSpend` on why reads follow the lock).
- */
-export async function lockBalanceOfReservation(tx: Sql, appId: string, reservationId: string): Promise<BalanceRecord | undefined> {
-  const row = await tx.get<BalanceRow>(LOCK_BY_RESERVATION(tx.dialect), [appId, reservationId]);
-  if (row === undefined) return undefined;
-  noteLocked(tx, appId, row);
   return toBalance(row);
 }
 

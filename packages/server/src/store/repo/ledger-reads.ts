@@ -1,9 +1,10 @@
 import type { Sql, SqlValue } from "../sql.ts";
-import type { BalanceRecord, LotRecord, TransactionRecord } from "../records.ts";
-import { BALANCE_LOCK_COLUMNS, BALANCE_ROW_BY, balanceLockName, lockBalanceOf, noteLocked, toBalance, type BalanceRow } from "./balances.ts";
+import type { BalanceRecord, LotRecord, ReservationRecord, TransactionRecord } from "../records.ts";
+import { BALANCE_LOCK_COLUMNS, BALANCE_ROW_BY, balanceLockName, lockBalanceOf, noteLocked, ROW_VERSION, toBalance, type BalanceRow } from "./balances.ts";
 import { findTransactionByKey, TRANSACTION_COLUMNS, toTransaction, type TransactionRow } from "./transactions.ts";
 import { listSpendableLots, LOT_COLUMNS, toLot, type LotRow } from "./lots.ts";
-import { ROW_VERSION, type WriteGuard } from "./ledger-writes.ts";
+import type { WriteGuard } from "./ledger-writes.ts";
+import { findReservationByKey, RESERVATION_COLUMNS, toReservation, type ReservationRow } from "./reservations.ts";
 
 export interface SpendReads {
   /** The transaction already recorded under the operation's idempotency key. */
@@ -53,6 +54,20 @@ export async function nextDueTime(tx: Sql, appId: string, accountId: string, uni
      ) due`,
     [appId, accountId, unit, appId, accountId, unit],
   );
+  return row?.t == null ? null : Number(row.t);
+}
+
+/**
+ * The earliest expiry of the account's held reservations in `unit`, leaving out `exceptId` (one
+ * the operation is about to write, which it accounts for itself): the half of `nextDueTime` that
+ * an operation with every live lot in hand cannot work out itself. Null when none is held.
+ */
+export async function nextHoldExpiry(tx: Sql, appId: string, accountId: string, unit: string, exceptId?: string): Promise<number | null> {
+  const held = "SELECT MIN(expires_at) AS t FROM reservations WHERE app_id = ? AND account_id = ? AND unit = ? AND status = 'held'";
+  const row =
+    exceptId === undefined
+      ? await tx.get<{ t: number | null }>(held, [appId, accountId, unit])
+      : await tx.get<{ t: number | null }>(`${held} AND rsv_id <> ?`, [appId, accountId, unit, exceptId]);
   return row?.t == null ? null : Number(row.t);
 }
 
@@ -118,21 +133,24 @@ interface SpendRow {
 
 /**
  * Sorts the spend's reads by kind: 0 the balance row, 1 the transaction under the key, 2 a live
- * lot, 3 the balance row's version as the statement's snapshot has it (`lockAndReadForSpend`).
+ * lot, 3 the balance row's version as the statement's snapshot has it (`lockAndReadForSpend`),
+ * 4 the reservation under the key (a hold's reads, `lockForHold`).
  */
 function sortSpendRows(rows: readonly SpendRow[]) {
   let balance: (BalanceRow & { lock_version?: string }) | undefined;
   let snapshotVersion: string | null = null;
   let existing: TransactionRecord | undefined;
+  let existingHold: ReservationRecord | undefined;
   const lots: LotRecord[] = [];
   for (const row of rows) {
     const kind = Number(row.k);
     if (kind === 3) snapshotVersion = row.j;
     else if (kind === 0) balance = JSON.parse(row.j!) as BalanceRow & { lock_version?: string };
     else if (kind === 1) existing = toTransaction(JSON.parse(row.j!) as TransactionRow);
+    else if (kind === 4) existingHold = toReservation(JSON.parse(row.j!) as ReservationRow);
     else lots.push(toLot(JSON.parse(row.j!) as LotRow));
   }
-  return { balance, snapshotVersion, existing, lots };
+  return { balance, snapshotVersion, existing, existingHold, lots };
 }
 
 /**
@@ -143,14 +161,17 @@ type SpendReadsShape = "held" | keyof typeof BALANCE_ROW_BY;
 
 const spendReadsSql = new Map<string, string>();
 
+/** Where an operation's idempotency key is looked up: a spend's in transactions, a hold's in reservations. */
+type KeyIn = "transactions" | "reservations";
+
 /**
  * A spend's reads on PostgreSQL as ONE statement (a UNION ALL sorted by `sortSpendRows`), made
  * once per shape. Parameters, in order: the balance row's (app, account, unit; when locking by
  * external id: app, app, external id, unit), when locking the snapshot version's (app, unit),
  * when keyed the key's (app, key), then the lots' (app, and for "held" the account, then unit).
  */
-export function spendReadsStatement(shape: SpendReadsShape, keyed: boolean): string {
-  const cacheKey = `${shape}:${keyed}`;
+export function spendReadsStatement(shape: SpendReadsShape, keyed: boolean, keyIn: KeyIn = "transactions"): string {
+  const cacheKey = `${shape}:${keyed}:${keyIn}`;
   let sql = spendReadsSql.get(cacheKey);
   if (sql === undefined) {
     const held = shape === "held";
@@ -162,7 +183,8 @@ export function spendReadsStatement(shape: SpendReadsShape, keyed: boolean): str
     ];
     // The balance row as this statement's snapshot has it, beside the locked one.
     if (!held) parts.push(`SELECT 3, (SELECT ${ROW_VERSION("s")} FROM balances s WHERE s.app_id = ? AND s.account_id = ${account} AND s.unit = ?)`);
-    if (keyed) parts.push(`SELECT 1, row_to_json(t)::text FROM (SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND idempotency_key = ?) t`);
+    if (keyed && keyIn === "transactions") parts.push(`SELECT 1, row_to_json(t)::text FROM (SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND idempotency_key = ?) t`);
+    if (keyed && keyIn === "reservations") parts.push(`SELECT 4, row_to_json(r)::text FROM (SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE app_id = ? AND idempotency_key = ?) r`);
     parts.push(`SELECT 2, row_to_json(l)::text FROM (SELECT ${LOT_COLUMNS} FROM lots WHERE app_id = ? AND account_id = ${account} AND unit = ? AND live = 1) l`);
     // Taking the lock: the balance row, locked, and its version.
     sql =
@@ -201,3 +223,56 @@ const lockAndReadForSpend: typeof lockForSpend = async (tx, appId, ref, unit, ke
   if (snapshotVersion !== locked.lock_version) return { balance, ...(await readForSpend(tx, appId, key, balance.accountId, unit)) };
   return { balance, existing, lots: existing === undefined ? lots : undefined };
 };
+
+/** What a hold (a reservation) reads under its account's lock: the reservation its key already names, if any, and the lots it may hold. */
+export interface HoldReads {
+  existing: ReservationRecord | undefined;
+  /** The account's spendable lots; undefined when `existing` was found. */
+  lots: LotRecord[] | undefined;
+}
+
+/** `readForSpend` for a hold, as plain reads in turn: the key is looked up among reservations. */
+export async function readForHold(tx: Sql, appId: string, key: string | undefined, accountId: string, unit: string): Promise<HoldReads> {
+  const existing = key === undefined ? undefined : await findReservationByKey(tx, appId, key);
+  return { existing, lots: existing === undefined ? await listSpendableLots(tx, appId, accountId, unit) : undefined };
+}
+
+/**
+ * A hold's first reads, as `lockForSpend` makes a spend's (without the batch's note: a hold is
+ * not the hot path's repeated spend): the balance row, locked, then `readForHold`. On PostgreSQL
+ * ONE statement, by the same rules as `lockAndReadForSpend`; on SQLite plain reads in turn.
+ * Undefined when the account has no balance row in `unit` (or does not exist).
+ */
+export async function lockForHold(
+  tx: Sql,
+  appId: string,
+  ref: { accountId?: string | undefined; externalId?: string | undefined },
+  unit: string,
+  key: string | undefined,
+): Promise<({ balance: BalanceRecord } & HoldReads) | undefined> {
+  if (tx.dialect.name !== "postgres") {
+    const balance = await lockBalanceOf(tx, appId, ref, unit);
+    return balance === undefined ? undefined : { balance, ...(await readForHold(tx, appId, key, balance.accountId, unit)) };
+  }
+  const accountId = tx.heldLocks?.accountOf(balanceLockName(appId, ref, unit));
+  const keyed = key !== undefined;
+  if (accountId !== undefined) {
+    const params: SqlValue[] = [appId, accountId, unit];
+    if (keyed) params.push(appId, key);
+    params.push(appId, accountId, unit);
+    const { balance, existingHold, lots } = sortSpendRows(await tx.all<SpendRow>(spendReadsStatement("held", keyed, "reservations"), params));
+    if (balance === undefined) return undefined;
+    return { balance: toBalance(balance), existing: existingHold, lots: existingHold === undefined ? lots : undefined };
+  }
+  const byExternalId = ref.accountId === undefined;
+  const params: SqlValue[] = byExternalId ? [appId, appId, ref.externalId ?? "", unit] : [appId, ref.accountId ?? "", unit];
+  params.push(appId, unit);
+  if (keyed) params.push(appId, key);
+  params.push(appId, unit);
+  const { balance: locked, snapshotVersion, existingHold, lots } = sortSpendRows(await tx.all<SpendRow>(spendReadsStatement(byExternalId ? "externalId" : "id", keyed, "reservations"), params));
+  if (locked === undefined) return undefined;
+  noteLocked(tx, appId, locked, ref.externalId);
+  const balance = toBalance(locked);
+  if (snapshotVersion !== locked.lock_version) return { balance, ...(await readForHold(tx, appId, key, balance.accountId, unit)) };
+  return { balance, existing: existingHold, lots: existingHold === undefined ? lots : undefined };
+}

@@ -1,8 +1,9 @@
 import type { Sql, SqlValue } from "../sql.ts";
-import type { BalanceRecord, LotRecord, TransactionRecord } from "../records.ts";
+import type { BalanceRecord, LotRecord, ReservationRecord, TransactionRecord } from "../records.ts";
 import { INSERT_TRANSACTION_SQL, insertTransaction, transactionParams } from "./transactions.ts";
 import { liveFlag, saveLot } from "./lots.ts";
-import { balanceLockName, SAVE_BALANCE_SQL, saveBalance } from "./balances.ts";
+import { balanceLockName, ROW_VERSION, SAVE_BALANCE_SQL, saveBalance } from "./balances.ts";
+import { INSERT_RESERVATION_SQL, insertReservation, reservationInsertParams, reservationSaveParams, SAVE_RESERVATION_SQL, saveReservation } from "./reservations.ts";
 
 /** A changed lot, and whether it ran out or came back (its `live` flag changes). */
 export interface LotWrite {
@@ -10,10 +11,17 @@ export interface LotWrite {
   liveChanged: boolean;
 }
 
+/** A reservation made (`insert`) or changed by the operation, written with the ledger. */
+export interface ReservationWrite {
+  record: ReservationRecord;
+  insert: boolean;
+}
+
 export interface LedgerWrite {
   transactions: readonly TransactionRecord[];
   lots: readonly LotWrite[];
   balance: BalanceRecord;
+  reservation?: ReservationWrite | undefined;
 }
 
 /**
@@ -41,15 +49,12 @@ export class StaleCredits extends Error {
 const COMBINED_TRANSACTIONS_MAX = 4;
 const COMBINED_LOTS_MAX = 16;
 
-/** The balance row's version, as `KnownCredits` and `lockAndReadForSpend` compare it. */
-export const ROW_VERSION = (alias: string): string => `${alias}.ctid::text || ' ' || ${alias}.xmin::text`;
-
 /** A guard's key condition (parameters: app, key), for the guarded write and `checkGuard` alike. */
 const KEY_FREE = "NOT EXISTS (SELECT 1 FROM transactions WHERE app_id = ? AND idempotency_key = ?)";
 
 /**
- * Writes what one ledger operation changed: its new transactions, the lots it touched and the
- * balance row. On PostgreSQL that is ONE statement (data-modifying CTEs), because there every
+ * Writes what one ledger operation changed: its new transactions, the lots it touched, the
+ * reservation it made or changed, and the balance row. On PostgreSQL that is ONE statement (data-modifying CTEs), because there every
  * statement is a network round trip, which costs far more than the statement itself, and it
  * returns the balance row's new version; on SQLite statements are function calls, so they run
  * one by one, and it returns undefined.
@@ -61,14 +66,21 @@ const KEY_FREE = "NOT EXISTS (SELECT 1 FROM transactions WHERE app_id = ? AND id
  * does a guarded write (`WriteGuard`).
  */
 export async function writeLedger(tx: Sql, appId: string, w: LedgerWrite, nowMs: number, guard?: WriteGuard): Promise<string | undefined> {
-  if (tx.dialect.name !== "postgres" || w.transactions.length > COMBINED_TRANSACTIONS_MAX || w.lots.length > COMBINED_LOTS_MAX || (guard !== undefined && w.transactions.length > 1)) {
+  const oneByOne =
+    tx.dialect.name !== "postgres" ||
+    w.transactions.length > COMBINED_TRANSACTIONS_MAX ||
+    w.lots.length > COMBINED_LOTS_MAX ||
+    (guard !== undefined && (w.transactions.length > 1 || w.reservation !== undefined));
+  if (oneByOne) {
     if (guard !== undefined) await checkGuard(tx, appId, w.balance, guard);
+    if (w.reservation?.insert === true) await insertReservation(tx, appId, w.reservation.record);
+    else if (w.reservation !== undefined) await saveReservation(tx, appId, w.reservation.record);
     for (const t of w.transactions) await insertTransaction(tx, appId, t);
     for (const l of w.lots) await saveLot(tx, appId, l.lot, l.liveChanged);
     await saveBalance(tx, appId, w.balance, nowMs);
     return undefined;
   }
-  const row = await tx.get<{ version: string }>(combinedSql(w.transactions.length, w.lots.length, guard), combinedParams(appId, w, nowMs, guard));
+  const row = await tx.get<{ version: string }>(combinedSql(w.transactions.length, w.lots.length, w.reservation, guard), combinedParams(appId, w, nowMs, guard));
   if (row === undefined) {
     if (guard !== undefined) throw staleCredits(tx, appId, w.balance);
     throw new Error(`balance row of ${w.balance.accountId} in ${w.balance.unit} vanished while locked`);
@@ -103,10 +115,11 @@ const combined = new Map<string, string>();
  * guard in its WHERE, and the other writes happen only if it updated the row (they select from
  * it), so a failed guard writes nothing and returns no row.
  */
-function combinedSql(t: number, l: number, guard: WriteGuard | undefined): string {
+function combinedSql(t: number, l: number, reservation: ReservationWrite | undefined, guard: WriteGuard | undefined): string {
   const guarded = guard !== undefined;
   const keyed = guard?.key !== undefined;
-  const key = `${t}:${l}:${guarded}:${keyed}`;
+  const rsv = reservation === undefined ? "" : reservation.insert ? "insert" : "update";
+  const key = `${t}:${l}:${rsv}:${guarded}:${keyed}`;
   let sql = combined.get(key);
   if (sql === undefined) {
     const parts: string[] = [];
@@ -130,6 +143,8 @@ function combinedSql(t: number, l: number, guard: WriteGuard | undefined): strin
          FROM (VALUES ${rows}) AS v (lot_id, remaining, held, consumed, expired, live)${guarded ? ", bal" : ""} WHERE lots.app_id = ? AND lots.lot_id = v.lot_id)`,
       );
     }
+    // Never guarded (a guarded write with a reservation goes one by one), so unconditional.
+    if (rsv !== "") parts.push(`r AS (${rsv === "insert" ? INSERT_RESERVATION_SQL : SAVE_RESERVATION_SQL})`);
     if (guarded) sql = `WITH ${parts.join(", ")} SELECT version FROM bal`;
     else sql = parts.length === 0 ? `${SAVE_BALANCE_SQL} ${returning}` : `WITH ${parts.join(", ")} ${SAVE_BALANCE_SQL} ${returning}`;
     combined.set(key, sql);
@@ -149,6 +164,10 @@ function combinedParams(appId: string, w: LedgerWrite, nowMs: number, guard: Wri
   if (w.lots.length > 0) {
     for (const { lot } of w.lots) params.push(lot.id, lot.remaining, lot.held, lot.consumed, lot.expired, liveFlag(lot));
     params.push(appId);
+  }
+  if (w.reservation !== undefined) {
+    const r = w.reservation.record;
+    params.push(...(w.reservation.insert ? reservationInsertParams(appId, r) : reservationSaveParams(appId, r)));
   }
   if (guard === undefined) params.push(...balance);
   return params;

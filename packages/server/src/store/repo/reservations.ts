@@ -1,8 +1,9 @@
-import type { Sql } from "../sql.ts";
-import type { Hold, Metadata, ReservationRecord, ReservationStatus } from "../records.ts";
+import { perDialect, type Sql, type SqlValue } from "../sql.ts";
+import type { BalanceRecord, Hold, Metadata, ReservationRecord, ReservationStatus } from "../records.ts";
 import { parseJson } from "./json.ts";
+import { BALANCE_LOCK_COLUMNS, noteLocked, ROW_VERSION, toBalance, type BalanceRow } from "./balances.ts";
 
-interface ReservationRow {
+export interface ReservationRow {
   rsv_id: string;
   account_id: string;
   unit: string;
@@ -24,10 +25,10 @@ interface ReservationRow {
   resolved_at: number | null;
 }
 
-const COLUMNS =
+export const RESERVATION_COLUMNS =
   "rsv_id, account_id, unit, amount, captured_amount, status, expires_at, confirmed_amount, transaction_id, operation, reference, description, metadata, holds, idempotency_key, resolution_key, resolution, created_at, resolved_at";
 
-const toReservation = (r: ReservationRow): ReservationRecord => ({
+export const toReservation = (r: ReservationRow): ReservationRecord => ({
   id: r.rsv_id,
   accountId: r.account_id,
   unit: r.unit,
@@ -49,8 +50,57 @@ const toReservation = (r: ReservationRow): ReservationRecord => ({
   resolvedAtMs: r.resolved_at === null ? null : Number(r.resolved_at),
 });
 
-export async function insertReservation(tx: Sql, appId: string, r: ReservationRecord): Promise<void> {
-  await tx.run(`INSERT INTO reservations (app_id, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+/** The reservation's columns as `r_<column>`, beside the balance row's in one result row. */
+const PREFIXED_COLUMNS = RESERVATION_COLUMNS.split(", ").map((c) => `r.${c} AS r_${c}`).join(", ");
+
+/**
+ * The balance row a reservation holds credits in, locked, and the reservation, in one statement.
+ * On PostgreSQL the reservation comes with the statement's snapshot, which is older than the
+ * lock when the lock had to wait for another transaction: it is current only if the balance row's
+ * version in that snapshot IS the locked one (every change to a reservation is made by a ledger
+ * operation, whose `finish` always writes the balance row in the same transaction; see
+ * `lockAndReadForSpend`). On SQLite the batch's writer is alone, so it always is.
+ */
+const LOCK_RESERVATION = perDialect((d) =>
+  d.name === "postgres"
+    ? `SELECT ${BALANCE_LOCK_COLUMNS.split(", ").map((c) => `b.${c}`).join(", ")}, ${ROW_VERSION("b")} AS lock_version,
+         (SELECT ${ROW_VERSION("s")} FROM balances s WHERE s.app_id = r.app_id AND s.account_id = r.account_id AND s.unit = r.unit) AS snapshot_version,
+         ${PREFIXED_COLUMNS}
+       FROM reservations r JOIN balances b ON b.app_id = r.app_id AND b.account_id = r.account_id AND b.unit = r.unit
+       WHERE r.app_id = ? AND r.rsv_id = ?${d.forUpdateOf("b")}`
+    : `SELECT ${BALANCE_LOCK_COLUMNS.split(", ").map((c) => `b.${c}`).join(", ")}, ${PREFIXED_COLUMNS}
+       FROM reservations r JOIN balances b ON b.app_id = r.app_id AND b.account_id = r.account_id AND b.unit = r.unit
+       WHERE r.app_id = ? AND r.rsv_id = ?`,
+);
+
+export interface LockedReservation {
+  /** The balance row the reservation holds credits in, locked by this transaction. */
+  balance: BalanceRecord;
+  /** The reservation as it is under that lock; undefined when it must be read again (PostgreSQL, after a wait). */
+  reservation: ReservationRecord | undefined;
+}
+
+/** Locks a reservation's balance row and reads the reservation (see LOCK_RESERVATION); undefined when no such reservation. */
+export async function lockReservation(tx: Sql, appId: string, rsvId: string): Promise<LockedReservation | undefined> {
+  const row = await tx.get<BalanceRow & { lock_version?: string; snapshot_version?: string | null } & Record<string, unknown>>(LOCK_RESERVATION(tx.dialect), [appId, rsvId]);
+  if (row === undefined) return undefined;
+  noteLocked(tx, appId, row);
+  const current = tx.dialect.name !== "postgres" || row.snapshot_version === row.lock_version;
+  return { balance: toBalance(row), reservation: current ? toReservation(unprefixed(row)) : undefined };
+}
+
+function unprefixed(row: Record<string, unknown>): ReservationRow {
+  const out: Record<string, unknown> = {};
+  for (const c of COLUMN_NAMES) out[c] = row[`r_${c}`];
+  return out as unknown as ReservationRow;
+}
+
+const COLUMN_NAMES = RESERVATION_COLUMNS.split(", ");
+
+export const INSERT_RESERVATION_SQL = `INSERT INTO reservations (app_id, ${RESERVATION_COLUMNS}) VALUES (${RESERVATION_COLUMNS.split(", ").map(() => "?").join(", ")}, ?)`;
+
+export function reservationInsertParams(appId: string, r: ReservationRecord): SqlValue[] {
+  return [
     appId,
     r.id,
     r.accountId,
@@ -71,42 +121,38 @@ export async function insertReservation(tx: Sql, appId: string, r: ReservationRe
     r.resolution,
     r.createdAtMs,
     r.resolvedAtMs,
-  ]);
+  ];
+}
+
+export async function insertReservation(tx: Sql, appId: string, r: ReservationRecord): Promise<void> {
+  await tx.run(INSERT_RESERVATION_SQL, reservationInsertParams(appId, r));
+}
+
+/** Writes what changes over a reservation's life; the rest is fixed when it is made. */
+export const SAVE_RESERVATION_SQL = `UPDATE reservations SET captured_amount = ?, status = ?, expires_at = ?, confirmed_amount = ?, transaction_id = ?, holds = ?,
+  resolution_key = ?, resolution = ?, resolved_at = ? WHERE app_id = ? AND rsv_id = ?`;
+
+export function reservationSaveParams(appId: string, r: ReservationRecord): SqlValue[] {
+  return [r.capturedAmount, r.status, r.expiresAtMs, r.confirmedAmount, r.transactionId, JSON.stringify(r.holds), r.resolutionKey, r.resolution, r.resolvedAtMs, appId, r.id];
 }
 
 export async function saveReservation(tx: Sql, appId: string, r: ReservationRecord): Promise<void> {
-  await tx.run(
-    `UPDATE reservations SET captured_amount = ?, status = ?, expires_at = ?, confirmed_amount = ?, transaction_id = ?, holds = ?,
-       resolution_key = ?, resolution = ?, resolved_at = ? WHERE app_id = ? AND rsv_id = ?`,
-    [
-      r.capturedAmount,
-      r.status,
-      r.expiresAtMs,
-      r.confirmedAmount,
-      r.transactionId,
-      JSON.stringify(r.holds),
-      r.resolutionKey,
-      r.resolution,
-      r.resolvedAtMs,
-      appId,
-      r.id,
-    ],
-  );
+  await tx.run(SAVE_RESERVATION_SQL, reservationSaveParams(appId, r));
 }
 
 export async function getReservation(q: Sql, appId: string, rsvId: string): Promise<ReservationRecord | undefined> {
-  const row = await q.get<ReservationRow>(`SELECT ${COLUMNS} FROM reservations WHERE app_id = ? AND rsv_id = ?`, [appId, rsvId]);
+  const row = await q.get<ReservationRow>(`SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE app_id = ? AND rsv_id = ?`, [appId, rsvId]);
   return row === undefined ? undefined : toReservation(row);
 }
 
 export async function findReservationByKey(q: Sql, appId: string, key: string): Promise<ReservationRecord | undefined> {
-  const row = await q.get<ReservationRow>(`SELECT ${COLUMNS} FROM reservations WHERE app_id = ? AND idempotency_key = ?`, [appId, key]);
+  const row = await q.get<ReservationRow>(`SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE app_id = ? AND idempotency_key = ?`, [appId, key]);
   return row === undefined ? undefined : toReservation(row);
 }
 
 export async function listExpiredHeld(tx: Sql, appId: string, accountId: string, unit: string, nowMs: number): Promise<ReservationRecord[]> {
   const rows = await tx.all<ReservationRow>(
-    `SELECT ${COLUMNS} FROM reservations WHERE app_id = ? AND account_id = ? AND unit = ? AND status = 'held' AND expires_at <= ? ORDER BY expires_at`,
+    `SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE app_id = ? AND account_id = ? AND unit = ? AND status = 'held' AND expires_at <= ? ORDER BY expires_at`,
     [appId, accountId, unit, nowMs],
   );
   return rows.map(toReservation);
@@ -146,6 +192,6 @@ export async function listReservations(q: Sql, appId: string, f: ReservationFilt
     params.push(f.beforeId);
   }
   params.push(f.limit);
-  const rows = await q.all<ReservationRow>(`SELECT ${COLUMNS} FROM reservations WHERE ${where.join(" AND ")} ORDER BY rsv_id DESC LIMIT ?`, params);
+  const rows = await q.all<ReservationRow>(`SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE ${where.join(" AND ")} ORDER BY rsv_id DESC LIMIT ?`, params);
   return rows.map(toReservation);
 }
