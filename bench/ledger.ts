@@ -71,6 +71,12 @@ const unit = workload === "deduct" ? "deduct" : "pair";
 /** SQL text → calls and nanoseconds, when --statements wraps the driver's statement methods. */
 const statementTimes = new Map<string, { calls: number; ns: bigint }>();
 
+/** A statement's SQL on one line, its start and its end: statements that share a long start (the same columns) differ at the end. */
+function statementLabel(sql: string): string {
+  const line = sql.replace(/\s+/g, " ").trim();
+  return line.length <= 110 ? line : `${line.slice(0, 70)} … ${line.slice(-36)}`;
+}
+
 function countStatement(key: string, startedNs: bigint): void {
   const entry = statementTimes.get(key) ?? { calls: 0, ns: 0n };
   entry.calls++;
@@ -87,7 +93,7 @@ function timePgStatements(): void {
     const text = typeof first === "string" ? first : (first as { text?: string } | null)?.text ?? "?";
     const startedNs = process.hrtime.bigint();
     const result = original.apply(this, params);
-    const key = `query ${text.replace(/\s+/g, " ").slice(0, 100)}`;
+    const key = `query ${statementLabel(text)}`;
     if (result instanceof Promise) return result.finally(() => countStatement(key, startedNs));
     countStatement(key, startedNs);
     return result;
@@ -105,7 +111,7 @@ function timeStatements(): void {
       try {
         return original.apply(this, params);
       } finally {
-        countStatement(`${method} ${this.source.replace(/\s+/g, " ").slice(0, 100)}`, startedNs);
+        countStatement(`${method} ${statementLabel(this.source)}`, startedNs);
       }
     };
   }

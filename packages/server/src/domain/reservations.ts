@@ -2,7 +2,7 @@ import type { Metadata, ReservationRecord, TransactionRecord } from "../store/re
 import * as repo from "../store/repo/reservations.ts";
 import { findTransactionByKey, getTransaction } from "../store/repo/transactions.ts";
 import { lockBalance } from "../store/repo/balances.ts";
-import { lockForHold, readForHold } from "../store/repo/ledger-reads.ts";
+import { lockForHold, lockReservation, readForHold } from "../store/repo/ledger-reads.ts";
 import { assert, notFound, TallyError, validationError } from "./errors.ts";
 import { accountLane, inTransaction, Rollback, type Scope } from "./context.ts";
 import { checkAccountRef, requireAccount, type AccountRef } from "./accounts.ts";
@@ -12,7 +12,7 @@ import { dryRun, resolveAmount, type DryRunResult } from "./credits.ts";
 import { LIMITS } from "./limits.ts";
 import { newId } from "./ids.ts";
 import type { Allocation } from "../store/records.ts";
-import type { Sql, TransactionOptions } from "../store/sql.ts";
+import type { TransactionOptions } from "../store/sql.ts";
 
 /**
  * A reservation (a hold) moves credits from available to reserved until it resolves, at most
@@ -128,17 +128,32 @@ async function finishResolved<T>(ledger: UnitLedger, answer: () => Promise<T>): 
   return answer();
 }
 
-/** Loads a reservation after taking its account's lock, settling anything due first. */
-async function openHeld(ctx: LedgerContext, reservationId: string): Promise<{ ledger: UnitLedger; reservation: ReservationRecord }> {
-  const locked = await repo.lockReservation(ctx.tx, ctx.appId, reservationId);
+interface OpenedHold {
+  ledger: UnitLedger;
+  reservation: ReservationRecord;
+  /** The transaction already recorded under the operation's key, when the lock's statement read it (PostgreSQL). */
+  keyLookup: { existing: TransactionRecord | undefined } | undefined;
+}
+
+/**
+ * Loads a reservation after taking its account's lock, settling anything due first. `key`: the
+ * idempotency key its transaction would be recorded under, looked up with the lock where the
+ * database reads it in the same statement.
+ */
+async function openHeld(ctx: LedgerContext, reservationId: string, key?: string): Promise<OpenedHold> {
+  const locked = await lockReservation(ctx.tx, ctx.appId, reservationId, key, LIMITS.lotsPerOperationMax);
   if (locked === undefined) throw notFound("RESERVATION_NOT_FOUND", "reservation", reservationId);
-  const ledger = await UnitLedger.open(ctx, locked.balance.accountId, locked.balance.unit, locked.balance);
+  const { reads } = locked;
+  const ledger = await UnitLedger.open(ctx, locked.balance.accountId, locked.balance.unit, locked.balance, reads?.lots);
   // As it is under the lock, once settling is done: another request may have resolved it while
   // the lock waited, or settling may have expired it. The lock's own read serves unless either.
-  const reservation = locked.reservation !== undefined && !ledger.settledOnOpen ? locked.reservation : await repo.getReservation(ctx.tx, ctx.appId, reservationId);
+  const settled = ledger.settledOnOpen;
+  const reservation = locked.reservation !== undefined && !settled ? locked.reservation : await repo.getReservation(ctx.tx, ctx.appId, reservationId);
   assert(reservation !== undefined, "a reservation is never deleted");
   assert(reservation.accountId === ledger.accountId && reservation.unit === ledger.unit, "the reservation holds credits in the locked balance");
-  return { ledger, reservation };
+  if (reads !== undefined && !settled) ledger.knowOtherHolds(reservationId, reads.otherHoldsMs);
+  // Settling records expiries under no key, so what the key names stands.
+  return { ledger, reservation, keyLookup: reads === undefined || key === undefined ? undefined : { existing: reads.existing } };
 }
 
 /** The 409 for acting on a hold that is no longer held, or the first outcome when this is its retry. */
@@ -184,11 +199,11 @@ export interface ConfirmInput {
  */
 export async function confirm(scope: Scope, reservationId: string, input: ConfirmInput): Promise<ReservationOutcome> {
   return run(scope, async (ctx) => {
-    const { ledger, reservation } = await openHeld(ctx, reservationId);
+    const { ledger, reservation, keyLookup } = await openHeld(ctx, reservationId, input.idempotencyKey);
     if (reservation.status !== "held") return finishResolved(ledger, () => resolvedAnswer(ctx, reservation, "confirm", input.idempotencyKey, input.amount));
     if (input.idempotencyKey !== undefined) {
       // The confirm's transaction takes this ledger key; one already used elsewhere is a reused key, not a unique-index crash.
-      const taken = await findTransactionByKey(ctx.tx, ctx.appId, input.idempotencyKey);
+      const taken = keyLookup !== undefined ? keyLookup.existing : await findTransactionByKey(ctx.tx, ctx.appId, input.idempotencyKey);
       if (taken !== undefined) {
         throw new TallyError("IDEMPOTENCY_KEY_REUSED", `Idempotency key ${JSON.stringify(input.idempotencyKey)} was already used for ${taken.type} ${taken.id}`, {
           transactionId: taken.id,
@@ -263,9 +278,10 @@ export interface CaptureInput {
 /** Spends part of a hold now (streaming); the hold stays held for the rest. */
 export async function capture(scope: Scope, reservationId: string, input: CaptureInput): Promise<ReservationOutcome> {
   return run(scope, async (ctx) => {
-    const { ledger, reservation } = await openHeld(ctx, reservationId);
+    const { ledger, reservation, keyLookup } = await openHeld(ctx, reservationId, input.idempotencyKey);
     if (input.idempotencyKey !== undefined) {
-      const replay = await findCaptureReplay(ctx.tx, ctx.appId, reservation, input.idempotencyKey, input.amount);
+      const existing = keyLookup !== undefined ? keyLookup.existing : await findTransactionByKey(ctx.tx, ctx.appId, input.idempotencyKey);
+      const replay = findCaptureReplay(existing, reservation, input.idempotencyKey, input.amount);
       if (replay !== undefined) {
         return finishResolved(ledger, async () => ({ reservation, transaction: replay, balance: await balanceOf(ctx, reservation.accountId, reservation.unit), alreadyProcessed: true }));
       }
@@ -281,8 +297,8 @@ export async function capture(scope: Scope, reservationId: string, input: Captur
   });
 }
 
-async function findCaptureReplay(tx: Sql, appId: string, reservation: ReservationRecord, key: string, amount: number): Promise<TransactionRecord | undefined> {
-  const existing = await findTransactionByKey(tx, appId, key);
+/** The capture that `existing` (the transaction under the capture's key) recorded, when this is its retry. */
+function findCaptureReplay(existing: TransactionRecord | undefined, reservation: ReservationRecord, key: string, amount: number): TransactionRecord | undefined {
   if (existing === undefined) return undefined;
   if (existing.type !== "reservation_capture" || existing.reservationId !== reservation.id || -existing.amount !== amount) {
     throw new TallyError("IDEMPOTENCY_KEY_REUSED", `Idempotency key ${JSON.stringify(key)} was already used for ${existing.type} ${existing.id}`, {

@@ -83,6 +83,8 @@ export class UnitLedger {
   private readonly deferred: TransactionRecord[] = [];
   /** The reservation this operation made or changed (`writeReservation`): written by `finish` too. */
   private reservationWrite: ReservationWrite | undefined;
+  /** The earliest expiry among the other held reservations, when read with the lock (`knowOtherHolds`). */
+  private otherHolds: { exceptId: string; ms: number | null } | undefined;
   private constructor(
     private readonly ctx: LedgerContext,
     readonly state: BalanceRecord,
@@ -172,7 +174,7 @@ export class UnitLedger {
    */
   private async preferSpendable(): Promise<void> {
     if (this.spendableLoaded) return;
-    const lots = await listSpendableLots(this.ctx.tx, this.ctx.appId, this.accountId, this.unit);
+    const lots = await listSpendableLots(this.ctx.tx, this.ctx.appId, this.accountId, this.unit, LIMITS.lotsPerOperationMax + 1);
     if (lots.length <= LIMITS.lotsPerOperationMax) this.useSpendable(lots);
   }
 
@@ -400,6 +402,16 @@ export class UnitLedger {
   }
 
   /**
+   * Tells the ledger the earliest expiry among the account's held reservations other than
+   * `exceptId`, read under its lock with the lock's statement (PostgreSQL), so that `finish`
+   * need not read it. Only before anything changed them: not after settling.
+   */
+  knowOtherHolds(exceptId: string, ms: number | null): void {
+    assert(!this.settled, "settling may have resolved other holds");
+    this.otherHolds = { exceptId, ms };
+  }
+
+  /**
    * Has `finish` write the reservation this operation made (`insert`) or changed, with the
    * ledger: on PostgreSQL in its one statement. Nothing may read the reservation back before.
    */
@@ -508,7 +520,8 @@ export class UnitLedger {
     if (this.nextDueDirty && this.spendableLoaded) {
       // Every live lot is in hand: only the other held reservations are read, and this
       // operation's own reservation, lots and transaction need not be written first.
-      const othersMs = await nextHoldExpiry(tx, appId, this.accountId, this.unit, pending?.id);
+      const known = this.otherHolds !== undefined && this.otherHolds.exceptId === pending?.id ? this.otherHolds : undefined;
+      const othersMs = known !== undefined ? known.ms : await nextHoldExpiry(tx, appId, this.accountId, this.unit, pending?.id);
       this.state.nextDueAtMs = earliest(earliest(this.earliestLotExpiry(), othersMs), pending?.status === "held" ? pending.expiresAtMs : null);
       this.nextDueDirty = false;
     }

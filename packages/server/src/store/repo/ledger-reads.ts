@@ -134,23 +134,28 @@ interface SpendRow {
 /**
  * Sorts the spend's reads by kind: 0 the balance row, 1 the transaction under the key, 2 a live
  * lot, 3 the balance row's version as the statement's snapshot has it (`lockAndReadForSpend`),
- * 4 the reservation under the key (a hold's reads, `lockForHold`).
+ * 4 the reservation under the key (a hold's reads, `lockForHold`), 5 the earliest expiry of the
+ * account's other held reservations and 6 the reservation itself (`lockReservation`).
  */
 function sortSpendRows(rows: readonly SpendRow[]) {
   let balance: (BalanceRow & { lock_version?: string }) | undefined;
   let snapshotVersion: string | null = null;
   let existing: TransactionRecord | undefined;
   let existingHold: ReservationRecord | undefined;
+  let reservation: ReservationRecord | undefined;
+  let otherHoldsMs: number | null = null;
   const lots: LotRecord[] = [];
   for (const row of rows) {
     const kind = Number(row.k);
     if (kind === 3) snapshotVersion = row.j;
+    else if (kind === 5) otherHoldsMs = row.j === null ? null : Number(row.j);
     else if (kind === 0) balance = JSON.parse(row.j!) as BalanceRow & { lock_version?: string };
     else if (kind === 1) existing = toTransaction(JSON.parse(row.j!) as TransactionRow);
     else if (kind === 4) existingHold = toReservation(JSON.parse(row.j!) as ReservationRow);
+    else if (kind === 6) reservation = toReservation(JSON.parse(row.j!) as ReservationRow);
     else lots.push(toLot(JSON.parse(row.j!) as LotRow));
   }
-  return { balance, snapshotVersion, existing, existingHold, lots };
+  return { balance, snapshotVersion, existing, existingHold, reservation, otherHoldsMs, lots };
 }
 
 /**
@@ -276,3 +281,103 @@ export async function lockForHold(
   if (snapshotVersion !== locked.lock_version) return { balance, ...(await readForHold(tx, appId, key, balance.accountId, unit)) };
   return { balance, existing: existingHold, lots: existingHold === undefined ? lots : undefined };
 }
+
+/**
+ * What a confirm, capture, cancel or extend reads under the lock, besides the reservation, when
+ * PostgreSQL could read it with the lock (`lockReservation`): the transaction under the
+ * operation's key, the account's live lots, and the earliest expiry among its other held
+ * reservations.
+ */
+export interface ResolveReads {
+  existing: TransactionRecord | undefined;
+  /** Every live lot; undefined when there are more than `lotsMax` (the operation then reads the ones it needs). */
+  lots: LotRecord[] | undefined;
+  otherHoldsMs: number | null;
+}
+
+export interface LockedReservation {
+  /** The balance row the reservation holds credits in, locked by this transaction. */
+  balance: BalanceRecord;
+  /** The reservation as it is under that lock; undefined when it must be read again (after a wait). */
+  reservation: ReservationRecord | undefined;
+  /** PostgreSQL, when current: the operation's other reads (undefined on SQLite, where reads are calls). */
+  reads: ResolveReads | undefined;
+}
+
+/** The reservation's columns as `r_<column>`, beside the balance row's in one result row (SQLite). */
+const PREFIXED_RESERVATION_COLUMNS = RESERVATION_COLUMNS.split(", ").map((c) => `r.${c} AS r_${c}`).join(", ");
+
+const LOCK_RESERVATION_SQLITE = `SELECT ${BALANCE_LOCK_COLUMNS.split(", ").map((c) => `b.${c}`).join(", ")}, ${PREFIXED_RESERVATION_COLUMNS}
+  FROM reservations r JOIN balances b ON b.app_id = r.app_id AND b.account_id = r.account_id AND b.unit = r.unit
+  WHERE r.app_id = ? AND r.rsv_id = ?`;
+
+/**
+ * PostgreSQL: the lock through a reservation and every read its operation makes, in ONE
+ * statement (a UNION ALL sorted by `sortSpendRows`; kind 5 is the other holds' earliest expiry,
+ * kind 6 the reservation). The account is found through the reservation by scalar subqueries,
+ * keys for each table's index whatever the statistics (see BALANCE_ROW_BY). Parameters: app,
+ * reservation; app (the lock); app (the snapshot's version); when keyed app, key; app (lots, at
+ * most `lotsLimit`); app, reservation (the other holds).
+ */
+const LOCK_RESERVATION_PG = new Map<string, string>();
+
+function lockReservationStatement(keyed: boolean, lotsLimit: number): string {
+  if (!(Number.isSafeInteger(lotsLimit) && lotsLimit > 0)) throw new Error(`a lot limit is a positive integer, got ${lotsLimit}`);
+  const cacheKey = `${keyed}:${lotsLimit}`;
+  let sql = LOCK_RESERVATION_PG.get(cacheKey);
+  if (sql === undefined) {
+    // The reservation's account and unit, in a table aliased `t` (or not aliased).
+    const ofReservation = (t = ""): string => `${t}account_id = (SELECT account_id FROM r) AND ${t}unit = (SELECT unit FROM r)`;
+    const account = ofReservation();
+    const parts = [
+      "SELECT 0 AS k, row_to_json(b)::text AS j FROM b",
+      `SELECT 3, (SELECT ${ROW_VERSION("s")} FROM balances s WHERE s.app_id = ? AND ${ofReservation("s.")})`,
+      `SELECT 6, row_to_json(x)::text FROM (SELECT ${RESERVATION_COLUMNS} FROM r) x`,
+    ];
+    if (keyed) parts.push(`SELECT 1, row_to_json(t)::text FROM (SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND idempotency_key = ?) t`);
+    // A literal limit, as `listSpendableLots` writes it.
+    parts.push(`SELECT 2, row_to_json(l)::text FROM (SELECT ${LOT_COLUMNS} FROM lots WHERE app_id = ? AND ${account} AND live = 1 LIMIT ${lotsLimit}) l`);
+    parts.push(`SELECT 5, (SELECT MIN(h.expires_at)::text FROM reservations h WHERE h.app_id = ? AND ${ofReservation("h.")} AND h.status = 'held' AND h.rsv_id <> ?)`);
+    sql =
+      `WITH r AS (SELECT app_id, ${RESERVATION_COLUMNS} FROM reservations WHERE app_id = ? AND rsv_id = ?), ` +
+      `b AS (SELECT ${BALANCE_LOCK_COLUMNS}, ${ROW_VERSION("balances")} AS lock_version FROM balances WHERE app_id = ? AND ${account} FOR UPDATE) ` +
+      parts.join(" UNION ALL ");
+    LOCK_RESERVATION_PG.set(cacheKey, sql);
+  }
+  return sql;
+}
+
+/**
+ * The balance row a reservation holds credits in, locked, and the reservation; undefined when
+ * no such reservation. On PostgreSQL, the operation's other reads come in the same statement
+ * (`key`: the transaction key it will record under, if any; `lotsMax`: how many live lots it may
+ * use at once, beyond which it reads only those it needs). Its reads see the statement's
+ * snapshot, which is older than the lock when the lock had to wait for another transaction: they
+ * are current only if the balance row's version in that snapshot IS the locked one (every change
+ * to a reservation, a lot or a transaction is made by a ledger operation, whose `finish` always
+ * writes the balance row in the same transaction; see `lockAndReadForSpend`). Else only the lock
+ * is kept and the caller reads again. On SQLite the batch's writer is alone, so the reservation
+ * read with the lock is always current, and the other reads are plain calls the caller makes.
+ */
+export async function lockReservation(tx: Sql, appId: string, rsvId: string, key: string | undefined, lotsMax: number): Promise<LockedReservation | undefined> {
+  if (tx.dialect.name !== "postgres") {
+    const row = await tx.get<BalanceRow & Record<string, unknown>>(LOCK_RESERVATION_SQLITE, [appId, rsvId]);
+    if (row === undefined) return undefined;
+    noteLocked(tx, appId, row);
+    const reservation: Record<string, unknown> = {};
+    for (const c of RESERVATION_COLUMN_NAMES) reservation[c] = row[`r_${c}`];
+    return { balance: toBalance(row), reservation: toReservation(reservation as unknown as ReservationRow), reads: undefined };
+  }
+  const params: SqlValue[] = [appId, rsvId, appId, appId];
+  if (key !== undefined) params.push(appId, key);
+  params.push(appId, appId, rsvId);
+  const rows = await tx.all<SpendRow>(lockReservationStatement(key !== undefined, lotsMax + 1), params);
+  const { balance: locked, snapshotVersion, existing, reservation, otherHoldsMs, lots } = sortSpendRows(rows);
+  if (locked === undefined) return undefined;
+  noteLocked(tx, appId, locked);
+  const balance = toBalance(locked);
+  if (snapshotVersion !== locked.lock_version || reservation === undefined) return { balance, reservation: undefined, reads: undefined };
+  return { balance, reservation, reads: { existing, lots: lots.length <= lotsMax ? lots : undefined, otherHoldsMs } };
+}
+
+const RESERVATION_COLUMN_NAMES = RESERVATION_COLUMNS.split(", ");

@@ -1,7 +1,6 @@
-import { perDialect, type Sql, type SqlValue } from "../sql.ts";
-import type { BalanceRecord, Hold, Metadata, ReservationRecord, ReservationStatus } from "../records.ts";
+import type { Sql, SqlValue } from "../sql.ts";
+import type { Hold, Metadata, ReservationRecord, ReservationStatus } from "../records.ts";
 import { parseJson } from "./json.ts";
-import { BALANCE_LOCK_COLUMNS, noteLocked, ROW_VERSION, toBalance, type BalanceRow } from "./balances.ts";
 
 export interface ReservationRow {
   rsv_id: string;
@@ -49,53 +48,6 @@ export const toReservation = (r: ReservationRow): ReservationRecord => ({
   createdAtMs: Number(r.created_at),
   resolvedAtMs: r.resolved_at === null ? null : Number(r.resolved_at),
 });
-
-/** The reservation's columns as `r_<column>`, beside the balance row's in one result row. */
-const PREFIXED_COLUMNS = RESERVATION_COLUMNS.split(", ").map((c) => `r.${c} AS r_${c}`).join(", ");
-
-/**
- * The balance row a reservation holds credits in, locked, and the reservation, in one statement.
- * On PostgreSQL the reservation comes with the statement's snapshot, which is older than the
- * lock when the lock had to wait for another transaction: it is current only if the balance row's
- * version in that snapshot IS the locked one (every change to a reservation is made by a ledger
- * operation, whose `finish` always writes the balance row in the same transaction; see
- * `lockAndReadForSpend`). On SQLite the batch's writer is alone, so it always is.
- */
-const LOCK_RESERVATION = perDialect((d) =>
-  d.name === "postgres"
-    ? `SELECT ${BALANCE_LOCK_COLUMNS.split(", ").map((c) => `b.${c}`).join(", ")}, ${ROW_VERSION("b")} AS lock_version,
-         (SELECT ${ROW_VERSION("s")} FROM balances s WHERE s.app_id = r.app_id AND s.account_id = r.account_id AND s.unit = r.unit) AS snapshot_version,
-         ${PREFIXED_COLUMNS}
-       FROM reservations r JOIN balances b ON b.app_id = r.app_id AND b.account_id = r.account_id AND b.unit = r.unit
-       WHERE r.app_id = ? AND r.rsv_id = ?${d.forUpdateOf("b")}`
-    : `SELECT ${BALANCE_LOCK_COLUMNS.split(", ").map((c) => `b.${c}`).join(", ")}, ${PREFIXED_COLUMNS}
-       FROM reservations r JOIN balances b ON b.app_id = r.app_id AND b.account_id = r.account_id AND b.unit = r.unit
-       WHERE r.app_id = ? AND r.rsv_id = ?`,
-);
-
-export interface LockedReservation {
-  /** The balance row the reservation holds credits in, locked by this transaction. */
-  balance: BalanceRecord;
-  /** The reservation as it is under that lock; undefined when it must be read again (PostgreSQL, after a wait). */
-  reservation: ReservationRecord | undefined;
-}
-
-/** Locks a reservation's balance row and reads the reservation (see LOCK_RESERVATION); undefined when no such reservation. */
-export async function lockReservation(tx: Sql, appId: string, rsvId: string): Promise<LockedReservation | undefined> {
-  const row = await tx.get<BalanceRow & { lock_version?: string; snapshot_version?: string | null } & Record<string, unknown>>(LOCK_RESERVATION(tx.dialect), [appId, rsvId]);
-  if (row === undefined) return undefined;
-  noteLocked(tx, appId, row);
-  const current = tx.dialect.name !== "postgres" || row.snapshot_version === row.lock_version;
-  return { balance: toBalance(row), reservation: current ? toReservation(unprefixed(row)) : undefined };
-}
-
-function unprefixed(row: Record<string, unknown>): ReservationRow {
-  const out: Record<string, unknown> = {};
-  for (const c of COLUMN_NAMES) out[c] = row[`r_${c}`];
-  return out as unknown as ReservationRow;
-}
-
-const COLUMN_NAMES = RESERVATION_COLUMNS.split(", ");
 
 export const INSERT_RESERVATION_SQL = `INSERT INTO reservations (app_id, ${RESERVATION_COLUMNS}) VALUES (${RESERVATION_COLUMNS.split(", ").map(() => "?").join(", ")}, ?)`;
 
