@@ -351,6 +351,19 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends that wait for their accou
 
   const counting = () => countingRuns(db);
 
+  /**
+   * Runs `attempt` on `other`, holding its locks for 200 ms once done, and meanwhile its retry on
+   * `db`, which waits for those locks; counts how many times the retry's batch ran it.
+   */
+  async function retriedWhileTheFirstHolds<T>(attempt: (db: Database) => Promise<T>, retried: (db: Database) => Promise<T>): Promise<{ first: T; retry: T; retryRuns: number }> {
+    const slow = slowToCommit(200);
+    const firstAttempt = attempt(slow.db);
+    await slow.held;
+    const retrier = counting();
+    const retry = await retried(retrier.db);
+    return { first: await firstAttempt, retry, retryRuns: retrier.runs() };
+  }
+
   it("spends the credits of a grant that committed while the spend waited for the lock, on its first run (it reads the lots again)", async () => {
     const scope = { db, clock: systemClock, appId };
     const accountId = (await grant(scope, { externalId: "waiter", amount: 10, unit: "credits" })).transaction.accountId;
@@ -395,15 +408,13 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends that wait for their accou
   it("replays, on its first run, a reservation whose first attempt committed while its retry waited for the lock", async () => {
     const scope = { db, clock: systemClock, appId };
     const accountId = (await grant(scope, { externalId: "hold-retry", amount: 10, unit: "credits" })).transaction.accountId;
-    const slow = slowToCommit(200);
-    const firstAttempt = reserve({ db: slow.db, clock: systemClock, appId }, { accountId, amount: 6, idempotencyKey: "hold-once" });
-    await slow.held;
-    const retrier = counting();
-    const retry = (await reserve({ ...scope, db: retrier.db }, { externalId: "hold-retry", amount: 6, idempotencyKey: "hold-once" })) as ReservationOutcome;
-    const first = (await firstAttempt) as ReservationOutcome;
+    const { first, retry, retryRuns } = await retriedWhileTheFirstHolds(
+      (db) => reserve({ db, clock: systemClock, appId }, { accountId, amount: 6, idempotencyKey: "hold-once" }) as Promise<ReservationOutcome>,
+      (db) => reserve({ ...scope, db }, { externalId: "hold-retry", amount: 6, idempotencyKey: "hold-once" }) as Promise<ReservationOutcome>,
+    );
     // Its snapshot did not have the reservation yet: trusted, the retry would insert a second
     // one, fail on the key's unique index and take the batch down to run again.
-    expect(retrier.runs()).toBe(1);
+    expect(retryRuns).toBe(1);
     expect(retry.alreadyProcessed).toBe(true);
     expect(retry.reservation.id).toBe(first.reservation.id);
     expect(await readBalance(scope, accountId, "credits")).toMatchObject({ balance: 10, reserved: 6 });
@@ -412,13 +423,11 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends that wait for their accou
   it("replays, on its first run, a spend whose first attempt committed while its retry waited for the lock", async () => {
     const scope = { db, clock: systemClock, appId };
     const accountId = (await grant(scope, { externalId: "retry", amount: 10, unit: "credits" })).transaction.accountId;
-    const slow = slowToCommit(200);
-    const firstAttempt = deduct({ db: slow.db, clock: systemClock, appId }, { accountId, amount: 10, idempotencyKey: "once" });
-    await slow.held;
-    const retrier = counting();
-    const retry = await deduct({ ...scope, db: retrier.db }, { externalId: "retry", amount: 10, idempotencyKey: "once" });
-    const first = await firstAttempt;
-    expect(retrier.runs()).toBe(1);
+    const { first, retry, retryRuns } = await retriedWhileTheFirstHolds(
+      (db) => deduct({ db, clock: systemClock, appId }, { accountId, amount: 10, idempotencyKey: "once" }),
+      (db) => deduct({ ...scope, db }, { externalId: "retry", amount: 10, idempotencyKey: "once" }),
+    );
+    expect(retryRuns).toBe(1);
     expect("alreadyProcessed" in retry && retry.alreadyProcessed).toBe(true);
     expect("transaction" in first && "transaction" in retry && retry.transaction.id).toBe("transaction" in first ? first.transaction.id : "");
     expect((await readBalance(scope, accountId, "credits")).balance).toBe(0);
