@@ -3,8 +3,8 @@ import type { Allocation, BalanceRecord, Hold, LotRecord, LotSource, Metadata, R
 import { lockBalance } from "../store/repo/balances.ts";
 import { getLots, insertLot, listSpendableLots, saveLot } from "../store/repo/lots.ts";
 import { insertTransaction } from "../store/repo/transactions.ts";
-import { checkGuard, noteCredits, writeLedger, type ReservationWrite, type WriteGuard } from "../store/repo/ledger-writes.ts";
-import { insertReservation, listExpiredHeld, saveReservation } from "../store/repo/reservations.ts";
+import { checkGuard, noteCredits, writeLedger, writeReservationRow, type ReservationWrite, type WriteGuard } from "../store/repo/ledger-writes.ts";
+import { listExpiredHeld, saveReservation } from "../store/repo/reservations.ts";
 import { nextDueTime, nextHoldExpiry } from "../store/repo/ledger-reads.ts";
 import { plainView, viewBalance, type BalanceView } from "./balance-view.ts";
 import { assert, insufficientCredits, TallyError } from "./errors.ts";
@@ -166,11 +166,11 @@ export class UnitLedger {
 
   /**
    * Loads every live lot where an operation on holds needs only some of them: with all of them in
-   * hand, `finish` works out the next due time from memory and reads only the held reservations'
-   * half of it, so the lots and the transaction need not be written before that read (on
-   * PostgreSQL they then go in the one combined write). The holds' lots are nearly always live,
-   * so this read replaces their own. An account past the live-lot limit, which no spend could
-   * use either, keeps to the lots it needs.
+   * hand, `finish` works out the next due time from memory and the other holds' earliest expiry
+   * (known from the lock's statement, or read), so nothing need be written before it (on
+   * PostgreSQL it all goes in the one combined write). The holds' lots are nearly always live, so
+   * this read replaces their own. An account past the live-lot limit, which no spend could use
+   * either, keeps to the lots it needs.
    */
   private async preferSpendable(): Promise<void> {
     if (this.spendableLoaded) return;
@@ -531,7 +531,7 @@ export class UnitLedger {
     if (this.nextDueDirty || commerceHooks) {
       const r = this.reservationWrite;
       this.reservationWrite = undefined;
-      if (r !== undefined) await (r.insert ? insertReservation(tx, appId, r.record) : saveReservation(tx, appId, r.record));
+      if (r !== undefined) await writeReservationRow(tx, appId, r);
       for (const txn of this.deferred.splice(0)) await insertTransaction(tx, appId, txn);
       for (const w of lots.splice(0)) await saveLot(tx, appId, w.lot, w.liveChanged);
     }

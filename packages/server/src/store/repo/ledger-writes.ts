@@ -17,6 +17,11 @@ export interface ReservationWrite {
   insert: boolean;
 }
 
+/** A reservation's row on its own statement, where it cannot go in the combined write. */
+export function writeReservationRow(tx: Sql, appId: string, r: ReservationWrite): Promise<void> {
+  return r.insert ? insertReservation(tx, appId, r.record) : saveReservation(tx, appId, r.record);
+}
+
 export interface LedgerWrite {
   transactions: readonly TransactionRecord[];
   lots: readonly LotWrite[];
@@ -54,16 +59,17 @@ const KEY_FREE = "NOT EXISTS (SELECT 1 FROM transactions WHERE app_id = ? AND id
 
 /**
  * Writes what one ledger operation changed: its new transactions, the lots it touched, the
- * reservation it made or changed, and the balance row. On PostgreSQL that is ONE statement (data-modifying CTEs), because there every
- * statement is a network round trip, which costs far more than the statement itself, and it
- * returns the balance row's new version; on SQLite statements are function calls, so they run
- * one by one, and it returns undefined.
+ * reservation it made or changed, and the balance row. On PostgreSQL that is ONE statement
+ * (data-modifying CTEs), because there every statement is a network round trip, which costs far
+ * more than the statement itself, and it returns the balance row's new version; on SQLite
+ * statements are function calls, so they run one by one, and it returns undefined.
  *
- * It always updates the balance row, changed or not. Lots and transactions are written only by a
- * `UnitLedger`, whose `finish` ends here, so every committed change to an account's lots or
- * transactions comes with a new version of its balance row: a spend that reads them with a
- * snapshot older than its lock relies on that (`lockAndReadForSpend` in ledger-reads.ts), and so
- * does a guarded write (`WriteGuard`).
+ * It always updates the balance row, changed or not. Lots, transactions and reservations are
+ * written only by a `UnitLedger`, whose `finish` ends here, so every committed change to an
+ * account's lots, transactions or reservations comes with a new version of its balance row: an
+ * operation that reads them with a snapshot older than its lock relies on that
+ * (`lockAndReadForSpend`, `lockForHold` and `lockReservation` in ledger-reads.ts), and so does a
+ * guarded write (`WriteGuard`).
  */
 export async function writeLedger(tx: Sql, appId: string, w: LedgerWrite, nowMs: number, guard?: WriteGuard): Promise<string | undefined> {
   const oneByOne =
@@ -73,8 +79,7 @@ export async function writeLedger(tx: Sql, appId: string, w: LedgerWrite, nowMs:
     (guard !== undefined && (w.transactions.length > 1 || w.reservation !== undefined));
   if (oneByOne) {
     if (guard !== undefined) await checkGuard(tx, appId, w.balance, guard);
-    if (w.reservation?.insert === true) await insertReservation(tx, appId, w.reservation.record);
-    else if (w.reservation !== undefined) await saveReservation(tx, appId, w.reservation.record);
+    if (w.reservation !== undefined) await writeReservationRow(tx, appId, w.reservation);
     for (const t of w.transactions) await insertTransaction(tx, appId, t);
     for (const l of w.lots) await saveLot(tx, appId, l.lot, l.liveChanged);
     await saveBalance(tx, appId, w.balance, nowMs);
