@@ -131,14 +131,14 @@ async function finishResolved<T>(ledger: UnitLedger, answer: () => Promise<T>): 
 interface OpenedHold {
   ledger: UnitLedger;
   reservation: ReservationRecord;
-  /** The transaction already recorded under the operation's key, when the lock's statement read it (PostgreSQL). */
-  keyLookup: { existing: TransactionRecord | undefined } | undefined;
+  /** The transaction already recorded under the operation's key, read under the lock (none without a key). */
+  keyed: TransactionRecord | undefined;
 }
 
 /**
  * Loads a reservation after taking its account's lock, settling anything due first. `key`: the
- * idempotency key its transaction would be recorded under, looked up with the lock where the
- * database reads it in the same statement.
+ * idempotency key its transaction would be recorded under, looked up under the lock (on
+ * PostgreSQL by the lock's own statement).
  */
 async function openHeld(ctx: LedgerContext, reservationId: string, key?: string): Promise<OpenedHold> {
   const locked = await lockReservation(ctx.tx, ctx.appId, reservationId, key, LIMITS.lotsPerOperationMax);
@@ -152,8 +152,9 @@ async function openHeld(ctx: LedgerContext, reservationId: string, key?: string)
   assert(reservation !== undefined, "a reservation is never deleted");
   assert(reservation.accountId === ledger.accountId && reservation.unit === ledger.unit, "the reservation holds credits in the locked balance");
   if (reads !== undefined && !settled) ledger.knowOtherHolds(reservationId, reads.otherHoldsMs);
-  // Settling records expiries under no key, so what the key names stands.
-  return { ledger, reservation, keyLookup: reads === undefined || key === undefined ? undefined : { existing: reads.existing } };
+  // Read with the lock where it could be; settling records expiries under no key, so it stands.
+  const keyed = key === undefined ? undefined : reads !== undefined ? reads.existing : await findTransactionByKey(ctx.tx, ctx.appId, key);
+  return { ledger, reservation, keyed };
 }
 
 /** The 409 for acting on a hold that is no longer held, or the first outcome when this is its retry. */
@@ -199,16 +200,13 @@ export interface ConfirmInput {
  */
 export async function confirm(scope: Scope, reservationId: string, input: ConfirmInput): Promise<ReservationOutcome> {
   return run(scope, async (ctx) => {
-    const { ledger, reservation, keyLookup } = await openHeld(ctx, reservationId, input.idempotencyKey);
+    const { ledger, reservation, keyed: taken } = await openHeld(ctx, reservationId, input.idempotencyKey);
     if (reservation.status !== "held") return finishResolved(ledger, () => resolvedAnswer(ctx, reservation, "confirm", input.idempotencyKey, input.amount));
-    if (input.idempotencyKey !== undefined) {
-      // The confirm's transaction takes this ledger key; one already used elsewhere is a reused key, not a unique-index crash.
-      const taken = keyLookup !== undefined ? keyLookup.existing : await findTransactionByKey(ctx.tx, ctx.appId, input.idempotencyKey);
-      if (taken !== undefined) {
-        throw new TallyError("IDEMPOTENCY_KEY_REUSED", `Idempotency key ${JSON.stringify(input.idempotencyKey)} was already used for ${taken.type} ${taken.id}`, {
-          transactionId: taken.id,
-        });
-      }
+    // The confirm's transaction takes this ledger key; one already used elsewhere is a reused key, not a unique-index crash.
+    if (taken !== undefined) {
+      throw new TallyError("IDEMPOTENCY_KEY_REUSED", `Idempotency key ${JSON.stringify(input.idempotencyKey)} was already used for ${taken.type} ${taken.id}`, {
+        transactionId: taken.id,
+      });
     }
     const total = input.amount ?? Math.max(reservation.amount, reservation.capturedAmount);
     if (total < reservation.capturedAmount) {
@@ -278,10 +276,9 @@ export interface CaptureInput {
 /** Spends part of a hold now (streaming); the hold stays held for the rest. */
 export async function capture(scope: Scope, reservationId: string, input: CaptureInput): Promise<ReservationOutcome> {
   return run(scope, async (ctx) => {
-    const { ledger, reservation, keyLookup } = await openHeld(ctx, reservationId, input.idempotencyKey);
+    const { ledger, reservation, keyed } = await openHeld(ctx, reservationId, input.idempotencyKey);
     if (input.idempotencyKey !== undefined) {
-      const existing = keyLookup !== undefined ? keyLookup.existing : await findTransactionByKey(ctx.tx, ctx.appId, input.idempotencyKey);
-      const replay = findCaptureReplay(existing, reservation, input.idempotencyKey, input.amount);
+      const replay = findCaptureReplay(keyed, reservation, input.idempotencyKey, input.amount);
       if (replay !== undefined) {
         return finishResolved(ledger, async () => ({ reservation, transaction: replay, balance: await balanceOf(ctx, reservation.accountId, reservation.unit), alreadyProcessed: true }));
       }
