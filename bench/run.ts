@@ -40,6 +40,8 @@ const HELP = `Usage: npm run bench -- [options]
   --growth-rows N     ledger rows W8 adds (default 10,000,000; --quick: 200,000)
   --accounts N        accounts seeded with credits (default 10,000)
   --connections N     keep-alive connections of the load generator (default 64)
+  --w7-rate N         run W7 at N requests/s instead of half W1's peak: to compare builds at the
+                      same load (W7 is then not judged against its target)
   --pg-url URL        PostgreSQL server to use (default postgres://postgres@127.0.0.1:5432/tally_bench;
                       the database named there is dropped and re-created)
   --keep              keep the scratch SQLite files and the PostgreSQL database afterwards
@@ -65,6 +67,7 @@ const { values: args } = parseArgs({
     "growth-rows": { type: "string" },
     accounts: { type: "string" },
     connections: { type: "string" },
+    "w7-rate": { type: "string" },
     "pg-url": { type: "string" },
     keep: { type: "boolean", default: false },
     strict: { type: "boolean", default: false },
@@ -93,6 +96,7 @@ const options = {
   growthRows: Math.floor(positiveNumber("growth-rows", args["growth-rows"], quick ? 200_000 : 10_000_000)),
   accounts: Math.floor(positiveNumber("accounts", args.accounts, 10_000)),
   connections: Math.floor(positiveNumber("connections", args.connections, 64)),
+  w7RatePerSecond: args["w7-rate"] === undefined ? undefined : Math.floor(positiveNumber("w7-rate", args["w7-rate"], 1)),
   pgUrl: args["pg-url"] ?? process.env["BENCH_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/tally_bench",
   skipGrowth: args["skip-growth"],
   keep: args.keep,
@@ -509,8 +513,8 @@ async function sqliteSuite(): Promise<void> {
   }
   if (wants("W7")) {
     const w1 = measurements.get("W1");
-    const rate = Math.max(1, Math.round((w1?.throughput ?? 0) / 2));
-    log(`W7 W1's workload at a fixed ${rate.toLocaleString("en-US")} requests/s (half of W1), open loop`);
+    const rate = options.w7RatePerSecond ?? Math.max(1, Math.round((w1?.throughput ?? 0) / 2));
+    log(`W7 W1's workload at a fixed ${rate.toLocaleString("en-US")} requests/s (${options.w7RatePerSecond === undefined ? "half of W1" : "--w7-rate"}), open loop`);
     const w7 = await runLoad({ ...base, mode: "open", rate, request: "deduct", accounts: s.accounts, keyPrefix: `w7-${runId}` });
     const late = w7.dispatchLateness;
     const senderLate = w7.senderLateness;
@@ -682,7 +686,7 @@ function ratios(): Ratio[] {
   const w7 = m("W7");
   if (wants("W7") && w7 !== undefined) {
     const value = w7.latency?.p99 ?? null;
-    const note = clean("W7");
+    const note = options.w7RatePerSecond === undefined ? clean("W7") : `run at a fixed ${options.w7RatePerSecond.toLocaleString("en-US")} requests/s (--w7-rate), not at half W1's peak: not judged`;
     out.push({ id: "W7", description: "p99 at half W1's peak, open loop", value, target: 5, comparator: "<=", unit: "ms", pass: note === undefined && value !== null && value <= 5, ...(note === undefined ? {} : { note }) });
   }
   if (wants("W8")) {
@@ -779,6 +783,7 @@ async function main(): Promise<void> {
       warmupS: options.warmupS,
       connections: options.connections,
       accounts: options.accounts,
+      w7RatePerSecond: options.w7RatePerSecond ?? null,
       growthRows: wants("W8") ? options.growthRows : null,
       workloads: [...selected],
       quick,
