@@ -1,7 +1,7 @@
 // Preload for a Tally server under the bench: samples the allocations that outlive scavenges
 // (V8's sampling heap profiler, keeping what a mark-compact frees and dropping what a scavenge
 // frees), then writes the profile as JSON; Chrome DevTools opens it as a .heapprofile. What it
-// holds is what the young generation promoted: docs/performance.md, W9 (session 10).
+// holds is what the young generation promoted: docs/performance-history.md, W9 (session 10).
 //
 //   npm run bench -- --only W9 --keep --server-node-args=--import=./bench/promoted-sampler.mjs
 //

@@ -7,5 +7,5 @@
 // seconds of load. Grown from 1 MiB, Node.js 20 sometimes never left the promotion of that
 // warm-up: ~15 MB/s of the HTTP layer's per-request objects reached the old generation and
 // piled up there between mark-compacts, and the server's peak memory under load went from
-// ~145 MB to 216-233 MB, in 7 of 22 runs. Started at 16 MiB: 0 of 16 (docs/performance.md, W9).
+// ~145 MB to 216-233 MB, in 7 of 22 runs. Started at 16 MiB: 0 of 16 (docs/performance-history.md, session 10).
 export const SERVER_NODE_FLAGS = ["--min-semi-space-size=16"];

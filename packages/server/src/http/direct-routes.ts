@@ -51,7 +51,7 @@ export interface DirectRouteDeps {
  *
  * Fastify's request path (hooks, request and reply objects, content-type parsing, serializer
  * lookup) was about a quarter of a deduct's main-thread instructions and a tenth of its time
- * (docs/performance.md, session 12). A request is
+ * (docs/performance-history.md, session 12). A request is
  * taken here only when everything Fastify would do for it is known from its request line and
  * headers: a route marked `direct` matched by a plain path (no query string, no escapes), a
  * secret key already in the key cache, no `Idempotency-Key` header, and for a POST a JSON body

@@ -51,7 +51,7 @@ const WAL_TRANSACTIONS_MAX_RESTARTS = 5;
  * transaction index wants one page per spending account (its newest leaf), so no fixed size
  * holds every write's pages: in 30-second W1 runs (10,000 accounts) 8 MiB read back ~1.35 pages
  * per deduct and 16 MiB 0.02, but 16 MiB read back 0.77 per deduct again a minute later (W7),
- * while the scans grow with the cache (docs/performance.md, sessions 3 and 8).
+ * while the scans grow with the cache (docs/performance-history.md, sessions 3 and 8).
  */
 const WRITER_CACHE_KIB = -8192;
 const READER_CACHE_KIB = -16_384;
