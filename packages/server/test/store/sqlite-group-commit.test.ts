@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { describe, expect, it, vi } from "vitest";
 import { Checkpointer } from "../../src/store/sqlite/checkpointer.ts";
-import { HOLD_WHILE_SYNCING_TRANSACTIONS_MAX, SqliteDatabase } from "../../src/store/sqlite/database.ts";
+import { SqliteDatabase } from "../../src/store/sqlite/database.ts";
 import type { Sql } from "../../src/store/sql.ts";
 import { tempDatabasePaths } from "../support/temp-paths.ts";
 
@@ -233,44 +233,5 @@ describe("SQLite bulk transactions", () => {
     // default (temporary files).
     expect([before, bulk, after]).toEqual([2, 0, 2]);
     await db.close();
-  });
-});
-
-describe("SQLite group commit while a WAL sync is in flight", () => {
-  /**
-   * Transaction "a" runs alone; while it runs, `arriving` more are queued, so they find a's batch
-   * committed and its WAL sync in flight. Returns what happened, in order.
-   */
-  async function queuedBehindASync(arriving: number): Promise<string[]> {
-    const db = new SqliteDatabase({ path: tempPath(), synchronous: "FULL" });
-    db.exec("CREATE TABLE t (k TEXT PRIMARY KEY)");
-    const events: string[] = [];
-    const insert = (name: string) => async (tx: Sql) => {
-      events.push(`run ${name}`);
-      await tx.run("INSERT INTO t (k) VALUES (?)", [name]);
-    };
-    const later: Array<Promise<unknown>> = [];
-    await db.transaction(async (tx) => {
-      for (let i = 0; i < arriving; i++) later.push(db.transaction(insert(`b${i}`)).then(() => events.push(`b${i} answered`)));
-      await insert("a")(tx);
-    });
-    events.push("a answered");
-    await Promise.all(later);
-    const rows = await db.read((q) => q.get<{ n: number }>("SELECT COUNT(*) AS n FROM t"));
-    expect(rows?.n).toBe(arriving + 1);
-    await db.close();
-    return events;
-  }
-
-  it("holds transactions that arrive during the sync until it ends, then runs them as one batch under one sync", async () => {
-    const events = await queuedBehindASync(3);
-    // Run at once, b0–b2 would have run before a's sync ended, so before a's answer.
-    expect(events).toEqual(["run a", "a answered", "run b0", "run b1", "run b2", "b0 answered", "b1 answered", "b2 answered"]);
-  });
-
-  it(`runs them at once when ${HOLD_WHILE_SYNCING_TRANSACTIONS_MAX} or more are waiting, so a long sync never piles up one long batch`, async () => {
-    const arriving = HOLD_WHILE_SYNCING_TRANSACTIONS_MAX;
-    const events = await queuedBehindASync(arriving);
-    expect(events.slice(0, arriving + 2)).toEqual(["run a", ...Array.from({ length: arriving }, (_, i) => `run b${i}`), "a answered"]);
   });
 });

@@ -56,19 +56,6 @@ const WAL_TRANSACTIONS_MAX_RESTARTS = 5;
 const WRITER_CACHE_KIB = -8192;
 const READER_CACHE_KIB = -16_384;
 
-/**
- * Transactions that arrive while a WAL sync is in flight wait for it to end, and then run as one
- * batch (classic group commit), unless this many are already waiting. Waiting costs them little:
- * their answers wait for a sync that begins after their commit anyway, so run at once they would
- * still wait for the sync in flight, then for one of their own; held, they add only their batch's
- * run to that. Between saturation and idle it is what makes batches bigger than one or two: at a
- * fixed 4,000 deducts/s, 2.2–2.6 transactions per batch against 1.3–1.5, and 15% less CPU on the
- * event loop per deduct (docs/performance.md, session 17). Past this many the queue runs at once,
- * so that a long sync (one waiting behind a checkpoint's writeback) does not pile up a batch whose
- * run would add its full length to every answer; an idle server never waits (no sync in flight).
- */
-export const HOLD_WHILE_SYNCING_TRANSACTIONS_MAX = 16;
-
 export interface SqliteOptions {
   /** File path, or `:memory:`. */
   readonly path: string;
@@ -124,8 +111,6 @@ export class SqliteDatabase implements Database {
   private readonly readerDb: BetterSqlite3.Database;
   private readonly queue: QueuedTransaction[] = [];
   private draining = false;
-  /** True while the queue waits for the WAL sync in flight to end (draining stays claimed meanwhile). */
-  private heldForSync = false;
   private closed = false;
   private readonly batchTransactionsMax: number;
   private readonly checkpointEveryTransactions: number;
@@ -231,24 +216,12 @@ export class SqliteDatabase implements Database {
     if (this.closed) return Promise.reject(Object.assign(new Error("database is closed"), { code: "SQLITE_BUSY" }));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run: fn, resolve: resolve as (v: unknown) => void, reject, bulk: options?.bulk === true });
-      if (this.heldForSync) {
-        if (this.queue.length >= HOLD_WHILE_SYNCING_TRANSACTIONS_MAX) this.releaseHold();
-      } else if (!this.draining) {
+      if (!this.draining) {
         this.draining = true;
-        if (this.shouldHoldForSync()) this.heldForSync = true;
         // setImmediate lets every request whose bytes arrived in this event-loop turn join the batch.
-        else setImmediate(() => void this.drain());
+        setImmediate(() => void this.drain());
       }
     });
-  }
-
-  private shouldHoldForSync(): boolean {
-    return this.syncing && !this.restartDue && this.queue.length < HOLD_WHILE_SYNCING_TRANSACTIONS_MAX;
-  }
-
-  private releaseHold(): void {
-    this.heldForSync = false;
-    setImmediate(() => void this.drain());
   }
 
   private async drain(): Promise<void> {
@@ -271,14 +244,9 @@ export class SqliteDatabase implements Database {
           await this.runBatch(batch);
         }
         this.afterCommit(batch.length);
-        if (this.queue.length > 0 && this.shouldHoldForSync()) {
-          this.heldForSync = true;
-          return;
-        }
       } while (this.queue.length > 0 || this.restartDue);
     } finally {
-      // Held, the drain stays claimed: the sync's end runs it (releaseHold).
-      if (!this.heldForSync) this.draining = false;
+      this.draining = false;
     }
   }
 
@@ -491,7 +459,6 @@ export class SqliteDatabase implements Database {
       if (error) for (const fail of failed) fail(error);
       else for (const settle of done) settle();
       this.syncWal();
-      if (this.heldForSync) this.releaseHold();
     });
   }
 
