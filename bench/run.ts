@@ -96,7 +96,8 @@ const options = {
   growthRows: Math.floor(positiveNumber("growth-rows", args["growth-rows"], quick ? 200_000 : 10_000_000)),
   accounts: Math.floor(positiveNumber("accounts", args.accounts, 10_000)),
   connections: Math.floor(positiveNumber("connections", args.connections, 64)),
-  w7RatePerSecond: args["w7-rate"] === undefined ? undefined : Math.floor(positiveNumber("w7-rate", args["w7-rate"], 1)),
+  // At least one request a second, as the default rate: --w7-rate 0.5 must not become 0.
+  w7RatePerSecond: args["w7-rate"] === undefined ? undefined : Math.max(1, Math.floor(positiveNumber("w7-rate", args["w7-rate"], 1))),
   pgUrl: args["pg-url"] ?? process.env["BENCH_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/tally_bench",
   skipGrowth: args["skip-growth"],
   keep: args.keep,
