@@ -1,5 +1,5 @@
 #!/bin/sh
-":" //; exec node --min-semi-space-size=16 "$0" "$@"
+":" //; exec node --min-semi-space-size=16 --max-semi-space-size=16 "$0" "$@"
 // The `tally` command. It runs the server from one bundled file, dist/tally.mjs, which esbuild
 // makes from the TypeScript sources in milliseconds, and makes again here whenever a source is
 // newer. A bundle needs no loader at run time: under a TypeScript loader, Node 20 runs the

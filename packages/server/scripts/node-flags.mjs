@@ -8,4 +8,8 @@
 // warm-up: ~15 MB/s of the HTTP layer's per-request objects reached the old generation and
 // piled up there between mark-compacts, and the server's peak memory under load went from
 // ~145 MB to 216-233 MB, in 7 of 22 runs. Started at 16 MiB: 0 of 16 (docs/performance-history.md, session 10).
-export const SERVER_NODE_FLAGS = ["--min-semi-space-size=16"];
+//
+// --max-semi-space-size=16: and it stops there, as it does by default on Node.js 20. Node.js 24's
+// V8 grows it twice as far, and under W1 the server's peak memory was 240-259 MB there without
+// this cap and 173-189 MB with it, at the same deducts/s (docs/performance.md, session 18).
+export const SERVER_NODE_FLAGS = ["--min-semi-space-size=16", "--max-semi-space-size=16"];

@@ -42,4 +42,16 @@ describe("the server's Node.js options", () => {
     expect(Number(withFlags.stdout)).toBeGreaterThanOrEqual(16 * 1024 * 1024);
     expect(Number(withFlags.stdout)).toBeGreaterThan(Number(without.stdout));
   });
+
+  it("they cap V8's young generation where Node.js 20 stops it, which Node.js 24 would grow to twice that under an allocation burst", () => {
+    // After this burst new_space reports 32 MiB on Node.js 20 with or without the cap, and on
+    // Node.js 24 64 MiB without it, 32 MiB with it. On Node.js 20 this holds either way; on a
+    // newer Node.js it fails the day the cap goes missing or stops working.
+    const probe = `const kept = []; for (let i = 0; i < 3e6; i++) { kept.push({ i }); if (kept.length > 1e5) kept.length = 0; }
+      process.stdout.write(String(require("node:v8").getHeapSpaceStatistics().find((x) => x.space_name === "new_space").space_size));`;
+    const withFlags = spawnSync(process.execPath, [...SERVER_NODE_FLAGS, "-e", probe], { encoding: "utf8" });
+    expect(withFlags.status, withFlags.stderr).toBe(0);
+    expect(Number(withFlags.stdout)).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+    expect(Number(withFlags.stdout)).toBeLessThanOrEqual(32 * 1024 * 1024);
+  });
 });
