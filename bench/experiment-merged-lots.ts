@@ -8,6 +8,7 @@ import { INSERT_TRANSACTION_SQL, TRANSACTION_COLUMNS } from "../packages/server/
 import { LOT_COLUMNS } from "../packages/server/src/store/repo/lots.ts";
 import { BALANCE_LOCK_COLUMNS, SAVE_BALANCE_SQL } from "../packages/server/src/store/repo/balances.ts";
 import { StatementCache } from "../packages/server/src/store/sqlite/statements.ts";
+import { SQLITE_DIALECT } from "../packages/server/src/store/sqlite/database.ts";
 import type { SqlValue } from "../packages/server/src/store/sql.ts";
 
 /*
@@ -43,7 +44,6 @@ const BATCH_DEDUCTS = 64;
 const CHECKPOINT_EVERY_DEDUCTS = 1024;
 const UNIT = "credits";
 const WAL_FRAME_HEADER_BYTES = 24;
-const PAGE_BYTES = 4096;
 
 interface Seeded {
   appId: string;
@@ -51,24 +51,27 @@ interface Seeded {
 }
 
 /** The real schema and seed in `dir/lots.db`, and a copy with the live lots moved into `balances.lots_json`. */
-async function prepare(dir: string): Promise<void> {
-  const lotsPath = join(dir, "lots.db");
-  const seeded = await seed(`sqlite:${lotsPath}`, 10_000, () => {});
-  const mergedPath = join(dir, "merged.db");
-  for (const path of [lotsPath, mergedPath]) {
-    const db = new BetterSqlite3(path);
-    if (path === mergedPath) {
-      const fields = LOT_COLUMNS.split(", ").map((column) => `'${column}', l.${column}`).join(", ");
-      db.exec(`ALTER TABLE balances ADD COLUMN lots_json TEXT;
-        UPDATE balances SET lots_json = (SELECT json_group_array(json_object(${fields})) FROM lots l
-          WHERE l.app_id = balances.app_id AND l.account_id = balances.account_id AND l.unit = balances.unit AND l.live = 1)`);
-    }
+async function prepare(dir: string): Promise<Seeded> {
+  /** Every page into the database file and an empty WAL, so that a copy of the file is whole. */
+  const closeWithEmptyWal = (db: BetterSqlite3.Database): void => {
     db.pragma("wal_checkpoint(TRUNCATE)");
     db.close();
-    if (path === lotsPath) copyFileSync(lotsPath, mergedPath);
-  }
+  };
+  const lotsPath = join(dir, "lots.db");
+  const { appId, accounts } = await seed(`sqlite:${lotsPath}`, 10_000, () => {});
+  closeWithEmptyWal(new BetterSqlite3(lotsPath));
+  const mergedPath = join(dir, "merged.db");
+  copyFileSync(lotsPath, mergedPath);
+  const db = new BetterSqlite3(mergedPath);
+  const fields = LOT_COLUMNS.split(", ").map((column) => `'${column}', l.${column}`).join(", ");
+  db.exec(`ALTER TABLE balances ADD COLUMN lots_json TEXT;
+    UPDATE balances SET lots_json = (SELECT json_group_array(json_object(${fields})) FROM lots l
+      WHERE l.app_id = balances.app_id AND l.account_id = balances.account_id AND l.unit = balances.unit AND l.live = 1)`);
+  closeWithEmptyWal(db);
   copyFileSync(mergedPath, join(dir, "merged-no-key.db"));
-  writeFileSync(join(dir, "seed.json"), JSON.stringify({ appId: seeded.appId, accounts: seeded.accounts } satisfies Seeded));
+  const seeded: Seeded = { appId, accounts };
+  writeFileSync(join(dir, "seed.json"), JSON.stringify(seeded));
+  return seeded;
 }
 
 interface Round {
@@ -83,8 +86,9 @@ function runner(dir: string, variant: Variant, seeded: Seeded) {
   db.pragma("synchronous = FULL");
   db.pragma("cache_size = -8192");
   db.pragma("wal_autocheckpoint = 0");
+  const pageBytes = db.pragma("page_size", { simple: true }) as number;
   const merged = variant !== "lots";
-  const sql = new StatementCache(db, { name: "sqlite", forUpdate: "", forUpdateOf: () => "" }).sql;
+  const sql = new StatementCache(db, SQLITE_DIALECT).sql;
   const byKey = `SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND idempotency_key = ?`;
   const lock = `SELECT ${BALANCE_LOCK_COLUMNS}${merged ? ", lots_json" : ""} FROM balances WHERE app_id = ? AND account_id = ? AND unit = ?`;
   const liveLots = `SELECT ${LOT_COLUMNS} FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1`;
@@ -134,16 +138,16 @@ function runner(dir: string, variant: Variant, seeded: Seeded) {
         }
         const used = process.cpuUsage(cpu);
         cpuUs += used.user + used.system;
+        if (!checkpoints) continue;
         // With nobody reading, a complete checkpoint lets the next commit start the WAL over,
         // so its frame count is what the last chunk wrote.
-        if (!checkpoints) continue;
         const before = process.cpuUsage();
         const [result] = db.pragma("wal_checkpoint(PASSIVE)") as Array<{ log: number }>;
         const spent = process.cpuUsage(before);
         checkpointUs += spent.user + spent.system;
         frames += result!.log;
       }
-      if (!checkpoints) frames = statSync(join(dir, `${variant}.db-wal`)).size / (WAL_FRAME_HEADER_BYTES + PAGE_BYTES);
+      if (!checkpoints) frames = statSync(join(dir, `${variant}.db-wal`)).size / (WAL_FRAME_HEADER_BYTES + pageBytes);
       const total = chunks * CHECKPOINT_EVERY_DEDUCTS;
       return { cpuUsPerDeduct: cpuUs / total, checkpointCpuUsPerDeduct: checkpointUs / total, walFramesPerDeduct: frames / total };
     },
@@ -171,8 +175,7 @@ if (mode === "prepare") {
   const rounds = Number(dirArg ?? 5);
   const dir = mkdtempSync(join(tmpdir(), "tally-merged-lots-"));
   try {
-    await prepare(dir);
-    const seeded = JSON.parse(readFileSync(join(dir, "seed.json"), "utf8")) as Seeded;
+    const seeded = await prepare(dir);
     const runners = VARIANTS.map((v) => [v, runner(dir, v, seeded)] as const);
     for (const [, r] of runners) await r.round(deducts); // warm-up
     for (let round = 1; round <= rounds; round++) {

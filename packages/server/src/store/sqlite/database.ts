@@ -7,7 +7,7 @@ import { Checkpointer } from "./checkpointer.ts";
 import { StatementCache } from "./statements.ts";
 import { ensureWalCoalescing } from "./wal-coalesce.ts";
 
-const SQLITE_DIALECT: Dialect = { name: "sqlite", forUpdate: "", forUpdateOf: () => "" };
+export const SQLITE_DIALECT: Dialect = { name: "sqlite", forUpdate: "", forUpdateOf: () => "" };
 
 /**
  * Transactions committed between two WAL checkpoints. A deduct dirties a handful of pages, so
