@@ -27,6 +27,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Run background jobs (sweeper). Tests that drive time by hand turn them off. */
   jobs?: boolean;
+  /** How long a live secret key is served from memory; tests that must not depend on timing raise it. */
+  keyCacheTtlMs?: number;
 }
 
 /** Opens the database, migrates, bootstraps, and listens. */
@@ -37,7 +39,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     await migrate(db);
     const boot = await bootstrap(db, clock, config.adminToken);
-    const { app } = await buildApp({ db, clock, adminToken: config.adminToken, logLevel: config.logLevel, security: config.security, payments: config.payments, directRoutes: config.directRoutes });
+    const { app } = await buildApp({ db, clock, adminToken: config.adminToken, logLevel: config.logLevel, security: config.security, payments: config.payments, directRoutes: config.directRoutes, keyCacheTtlMs: options.keyCacheTtlMs });
     const sweeper = options.jobs === false ? undefined : startSweeper(db, clock, config.sweepIntervalMs, app.log);
     const renewals = options.jobs === false ? undefined : startRenewals(db, clock, Math.max(config.sweepIntervalMs, COMMERCE_JOB_INTERVAL_MS_MIN), app.log);
     const webhooks = options.jobs === false ? undefined : startWebhookDelivery(db, clock, Math.max(config.sweepIntervalMs, COMMERCE_JOB_INTERVAL_MS_MIN), app.log);

@@ -19,6 +19,8 @@ export interface TestServerOptions {
   database?: string;
   clock?: Clock;
   jobs?: boolean;
+  /** How long a live secret key is served from memory (default 1000 ms). */
+  keyCacheTtlMs?: number;
   env?: Record<string, string>;
 }
 
@@ -32,7 +34,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     { TALLY_ADMIN_TOKEN: adminToken, LOG_LEVEL: process.env["TALLY_TEST_LOG_LEVEL"] ?? "error", TALLY_SWEEP_INTERVAL_MS: "200", TALLY_SQLITE_SYNCHRONOUS: "NORMAL", ...options.env },
     { port: 0, host: "127.0.0.1", database: options.database ?? `sqlite:${join(dir!, "tally.db")}` },
   );
-  const server = await startServer(config, { ...(options.clock ? { clock: options.clock } : {}), jobs: options.jobs ?? true });
+  const server = await startServer(config, { ...(options.clock ? { clock: options.clock } : {}), jobs: options.jobs ?? true, ...(options.keyCacheTtlMs !== undefined ? { keyCacheTtlMs: options.keyCacheTtlMs } : {}) });
   return {
     url: server.url,
     adminToken,

@@ -44,6 +44,8 @@ export interface AppOptions {
    * TALLY_DIRECT_ROUTES=off turns it off). Off, every request takes Fastify's path.
    */
   directRoutes?: boolean;
+  /** How long a live secret key is served from memory (the authenticator's default when absent). */
+  keyCacheTtlMs?: number | undefined;
 }
 
 export interface BuiltApp {
@@ -107,7 +109,7 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   const metrics = options.metrics ?? new Metrics();
   const security = options.security ?? loadSecurityConfig(process.env);
   const sealer = new SecretSealer(security);
-  const authenticator = new Authenticator(options.db, options.clock, { adminToken: options.adminToken }, sealer);
+  const authenticator = new Authenticator(options.db, options.clock, { adminToken: options.adminToken, keyCacheTtlMs: options.keyCacheTtlMs }, sealer);
   await authenticator.load();
   const idempotency = new IdempotencyLayer(options.db, options.clock);
   const scopeFor = (appId: string): Scope => ({
