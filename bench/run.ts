@@ -10,7 +10,7 @@ import { seedGrowth } from "./growth.ts";
 import { seed } from "./seed.ts";
 import type { LoadResult, LoadSpec } from "./load.ts";
 import type { LatencySummary } from "./stats.ts";
-import { CLOCK_TICKS_PER_SECOND, cpuTicks } from "./proc-cpu.ts";
+import { CLOCK_TICKS_PER_SECOND, contextSwitches, cpuTicks, cpuTicksSplit } from "./proc-cpu.ts";
 import { pgTarget, recreateDatabase, type PgTarget } from "./pg-target.ts";
 
 /**
@@ -274,7 +274,17 @@ let loadSerial = 0;
  * The measured server's CPU over a load: all its threads, and its main thread alone (the event
  * loop, where every request is handled; the others sync the WAL and checkpoint).
  */
-type ServerCpu = { percent: number; usPerOp: number; mainThreadPercent?: number; mainThreadUsPerOp?: number };
+type ServerCpu = {
+  percent: number;
+  usPerOp: number;
+  mainThreadPercent?: number;
+  mainThreadUsPerOp?: number;
+  /** Of mainThreadUsPerOp, the kernel's part (system calls, page faults); the rest is user space. */
+  mainThreadSystemUsPerOp?: number;
+  /** The main thread's context switches per operation: it slept (voluntary), or was preempted. */
+  mainThreadVoluntarySwitchesPerOp?: number;
+  mainThreadInvoluntarySwitchesPerOp?: number;
+};
 
 async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "durationS" | "warmupS"> & Partial<Pick<LoadSpec, "connections" | "durationS" | "warmupS">>): Promise<LoadResult & { serverCpu?: ServerCpu }> {
   const n = ++loadSerial;
@@ -289,7 +299,8 @@ async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "dura
   writeFileSync(specFile, JSON.stringify(full));
   const serverPid = pidByPort.get(full.port);
   const cpuBefore = serverPid === undefined ? null : cpuTicks(serverPid);
-  const mainBefore = serverPid === undefined ? null : cpuTicks(serverPid, serverPid);
+  const mainBefore = serverPid === undefined ? null : cpuTicksSplit(serverPid, serverPid);
+  const switchesBefore = serverPid === undefined ? null : contextSwitches(serverPid, serverPid);
   const startedMs = Date.now();
   const child = spawnNode(`load-${n}`, LOAD_MAIN, [specFile]);
   child.stdout?.resume();
@@ -297,7 +308,8 @@ async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "dura
   if (code !== 0) throw new Error(`load generator failed (exit ${code}); see ${join(workDir, `load-${n}.log`)}:\n${readFileSync(join(workDir, `load-${n}.log`), "utf8").slice(-2000)}`);
   const result = JSON.parse(readFileSync(full.resultFile, "utf8")) as LoadResult;
   const cpuAfter = serverPid === undefined ? null : cpuTicks(serverPid);
-  const mainAfter = serverPid === undefined ? null : cpuTicks(serverPid, serverPid);
+  const mainAfter = serverPid === undefined ? null : cpuTicksSplit(serverPid, serverPid);
+  const switchesAfter = serverPid === undefined ? null : contextSwitches(serverPid, serverPid);
   if (cpuBefore === null || cpuAfter === null || result.throughput <= 0) return result;
   // Over warm-up and measurement alike (both run the same load): CPU per operation is what
   // the server spends on each request, independent of how busy the machine is.
@@ -306,9 +318,16 @@ async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "dura
   const cpuMs = ((cpuAfter - cpuBefore) * 1000) / CLOCK_TICKS_PER_SECOND;
   const serverCpu: ServerCpu = { percent: (100 * cpuMs) / wallMs, usPerOp: (cpuMs * 1000) / ops };
   if (mainBefore !== null && mainAfter !== null) {
-    const mainMs = ((mainAfter - mainBefore) * 1000) / CLOCK_TICKS_PER_SECOND;
+    const ticks = (after: { userTicks: number; systemTicks: number }) => after.userTicks + after.systemTicks;
+    const mainMs = ((ticks(mainAfter) - ticks(mainBefore)) * 1000) / CLOCK_TICKS_PER_SECOND;
+    const mainSystemMs = ((mainAfter.systemTicks - mainBefore.systemTicks) * 1000) / CLOCK_TICKS_PER_SECOND;
     serverCpu.mainThreadPercent = (100 * mainMs) / wallMs;
     serverCpu.mainThreadUsPerOp = (mainMs * 1000) / ops;
+    serverCpu.mainThreadSystemUsPerOp = (mainSystemMs * 1000) / ops;
+  }
+  if (switchesBefore !== null && switchesAfter !== null) {
+    serverCpu.mainThreadVoluntarySwitchesPerOp = (switchesAfter.voluntary - switchesBefore.voluntary) / ops;
+    serverCpu.mainThreadInvoluntarySwitchesPerOp = (switchesAfter.involuntary - switchesBefore.involuntary) / ops;
   }
   return { ...result, serverCpu };
 }
@@ -332,7 +351,10 @@ function record(id: string, label: string, unit: string, r: LoadResult & { serve
   };
   measurements.set(id, m);
   const lat = r.latency.samples > 0 ? `p50 ${fmtMs(r.latency.p50)} p99 ${fmtMs(r.latency.p99)} p999 ${fmtMs(r.latency.p999)} ms` : "no successful requests";
-  const main = m.serverCpu?.mainThreadUsPerOp === undefined ? "" : ` (main thread ${m.serverCpu.mainThreadPercent!.toFixed(0)}% = ${m.serverCpu.mainThreadUsPerOp.toFixed(0)} µs/op)`;
+  const c = m.serverCpu;
+  const kernel = c?.mainThreadSystemUsPerOp === undefined ? "" : `, ${c.mainThreadSystemUsPerOp.toFixed(0)} of them in the kernel`;
+  const switches = c?.mainThreadVoluntarySwitchesPerOp === undefined ? "" : `; switches/op ${c.mainThreadVoluntarySwitchesPerOp.toFixed(2)} voluntary, ${c.mainThreadInvoluntarySwitchesPerOp!.toFixed(2)} involuntary`;
+  const main = c?.mainThreadUsPerOp === undefined ? "" : ` (main thread ${c.mainThreadPercent!.toFixed(0)}% = ${c.mainThreadUsPerOp.toFixed(0)} µs/op${kernel}${switches})`;
   const cpu = m.serverCpu === undefined ? "" : `, server CPU ${m.serverCpu.percent.toFixed(0)}% = ${m.serverCpu.usPerOp.toFixed(0)} µs/op${main}`;
   log(`  ${id.padEnd(7)} ${fmtRate(r.throughput)} ${unit}, ${lat}${cpu}${m.failed > 0 ? `, ${m.failed} FAILED (${r.firstFailure ?? "?"})` : ""}`);
   return m;
@@ -524,12 +546,13 @@ async function sqliteSuite(): Promise<void> {
       ...(late === undefined ? {} : { dispatchLateness: late }),
       ...(senderLate === undefined ? {} : { senderLateness: senderLate }),
     });
-    if (late !== undefined) log(`          sent after due (part of every latency above): p50 ${fmtMs(late.p50)} p99 ${fmtMs(late.p99)} p999 ${fmtMs(late.p999)} ms`);
-    if (senderLate !== undefined) {
-      log(`          of which the load generator's own lateness: p50 ${fmtMs(senderLate.p50)} p99 ${fmtMs(senderLate.p99)} p999 ${fmtMs(senderLate.p999)} ms (the rest: all ${options.connections} connections busy)`);
-    }
+    logLateness(w7);
     assertAlive(server, "W7");
     await verify(databaseUrl, "W7");
+    await measureEchoOpenLoop("echo-at-W7-rate", "node:http JSON echo at W7's rate, open loop", rate);
+    const echoPeak = measurements.get("echo")?.throughput;
+    if (echoPeak !== undefined) await measureEchoOpenLoop("echo-at-half-peak", "node:http JSON echo at half its own peak, open loop", Math.round(echoPeak / 2));
+    logCostAtPartialLoad();
   }
   if (wants("W10")) {
     const replayKeys = Math.min(10_000, s.accounts.length);
@@ -704,11 +727,50 @@ function ratios(): Ratio[] {
   return out;
 }
 
+/**
+ * References for W7, not targets: the bare echo server, open loop, at W7's rate and at half its
+ * own peak. What the machine and the load generator alone give at those rates (p99, and what a
+ * request costs the server's main thread there against at saturation) is the floor W7 stands on.
+ */
+async function measureEchoOpenLoop(id: string, label: string, rate: number): Promise<void> {
+  if (echoServer === undefined) return;
+  log(`${id}: echo at a fixed ${rate.toLocaleString("en-US")} requests/s, open loop (a reference for W7, not judged)`);
+  const r = await runLoad({ host: "127.0.0.1", port: echoServer.port, secretKey: "sk_echo", mode: "open", rate, request: "deduct", accounts: ["acct_echo"], keyPrefix: id, replayKeys: 0 });
+  record(id, label, "req/s", r, {
+    targetRate: rate,
+    ...(r.dispatchLateness === undefined ? {} : { dispatchLateness: r.dispatchLateness }),
+    ...(r.senderLateness === undefined ? {} : { senderLateness: r.senderLateness }),
+  });
+  logLateness(r);
+}
+
+/** An open-loop run's lateness: how late requests left, and how much of that was the sender's own. */
+function logLateness(r: LoadResult): void {
+  const late = r.dispatchLateness;
+  const senderLate = r.senderLateness;
+  if (late !== undefined) log(`          sent after due (part of every latency above): p50 ${fmtMs(late.p50)} p99 ${fmtMs(late.p99)} p999 ${fmtMs(late.p999)} ms`);
+  if (senderLate !== undefined) {
+    log(`          of which the load generator's own lateness: p50 ${fmtMs(senderLate.p50)} p99 ${fmtMs(senderLate.p99)} p999 ${fmtMs(senderLate.p999)} ms (the rest: all ${options.connections} connections busy)`);
+  }
+}
+
+/** How much more a request costs the main thread below saturation than at it: W7 against W1, echo against echo. */
+function logCostAtPartialLoad(): void {
+  const perOp = (id: string) => measurements.get(id)?.serverCpu?.mainThreadUsPerOp;
+  const pairs: Array<[string, string]> = [["W7", "W1"], ["echo-at-W7-rate", "echo"], ["echo-at-half-peak", "echo"]];
+  const parts = pairs.flatMap(([partial, full]) => {
+    const a = perOp(partial);
+    const b = perOp(full);
+    return a === undefined || b === undefined ? [] : [`${partial} ${(a / b).toFixed(2)}× ${full}'s`];
+  });
+  if (parts.length > 0) log(`          main thread µs per request below saturation: ${parts.join(", ")}`);
+}
+
 function table(rs: Ratio[]): string {
   const rows: string[][] = [["workload", "throughput", "p50 ms", "p99 ms", "p999 ms", "ratio", "target", "result"]];
   const byId = new Map(rs.map((r) => [r.id, r]));
   const fmtValue = (r: Ratio): string => (r.value === null ? "n/a" : r.unit === "ratio" ? r.value.toFixed(2) : r.unit === "ms" ? `${fmtMs(r.value)} ms` : `${r.value.toFixed(0)} MB`);
-  const order = ["echo", "W1", "echo-after-W1", "W2", "pgbench", "W3", "W4", "W5", "W6", "echo-after-W6", "W7", "W8-fresh-W1", "W8-W1", "W8-fresh-W1-after", "W8-fresh-W6", "W8-W6", "W8-fresh-W6-after", "W10"];
+  const order = ["echo", "W1", "echo-after-W1", "W2", "pgbench", "W3", "W4", "W5", "W6", "echo-after-W6", "W7", "echo-at-W7-rate", "echo-at-half-peak", "W8-fresh-W1", "W8-W1", "W8-fresh-W1-after", "W8-fresh-W6", "W8-W6", "W8-fresh-W6-after", "W10"];
   for (const id of order) {
     const m = measurements.get(id);
     if (m === undefined) continue;
