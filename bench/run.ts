@@ -318,8 +318,7 @@ async function runLoad(spec: Omit<LoadSpec, "resultFile" | "connections" | "dura
   const cpuMs = ((cpuAfter - cpuBefore) * 1000) / CLOCK_TICKS_PER_SECOND;
   const serverCpu: ServerCpu = { percent: (100 * cpuMs) / wallMs, usPerOp: (cpuMs * 1000) / ops };
   if (mainBefore !== null && mainAfter !== null) {
-    const ticks = (after: { userTicks: number; systemTicks: number }) => after.userTicks + after.systemTicks;
-    const mainMs = ((ticks(mainAfter) - ticks(mainBefore)) * 1000) / CLOCK_TICKS_PER_SECOND;
+    const mainMs = ((mainAfter.userTicks + mainAfter.systemTicks - mainBefore.userTicks - mainBefore.systemTicks) * 1000) / CLOCK_TICKS_PER_SECOND;
     const mainSystemMs = ((mainAfter.systemTicks - mainBefore.systemTicks) * 1000) / CLOCK_TICKS_PER_SECOND;
     serverCpu.mainThreadPercent = (100 * mainMs) / wallMs;
     serverCpu.mainThreadUsPerOp = (mainMs * 1000) / ops;
@@ -539,13 +538,7 @@ async function sqliteSuite(): Promise<void> {
     const rate = options.w7RatePerSecond ?? Math.max(1, Math.round((w1?.throughput ?? 0) / 2));
     log(`W7 W1's workload at a fixed ${rate.toLocaleString("en-US")} requests/s (${options.w7RatePerSecond === undefined ? "half of W1" : "--w7-rate"}), open loop`);
     const w7 = await runLoad({ ...base, mode: "open", rate, request: "deduct", accounts: s.accounts, keyPrefix: `w7-${runId}` });
-    const late = w7.dispatchLateness;
-    const senderLate = w7.senderLateness;
-    record("W7", "deduct at half W1's peak, open loop", "deducts/s", w7, {
-      targetRate: rate,
-      ...(late === undefined ? {} : { dispatchLateness: late }),
-      ...(senderLate === undefined ? {} : { senderLateness: senderLate }),
-    });
+    record("W7", "deduct at half W1's peak, open loop", "deducts/s", w7, openLoopExtra(rate, w7));
     logLateness(w7);
     assertAlive(server, "W7");
     await verify(databaseUrl, "W7");
@@ -736,12 +729,17 @@ async function measureEchoOpenLoop(id: string, label: string, rate: number): Pro
   if (echoServer === undefined) return;
   log(`${id}: echo at a fixed ${rate.toLocaleString("en-US")} requests/s, open loop (a reference for W7, not judged)`);
   const r = await runLoad({ host: "127.0.0.1", port: echoServer.port, secretKey: "sk_echo", mode: "open", rate, request: "deduct", accounts: ["acct_echo"], keyPrefix: id, replayKeys: 0 });
-  record(id, label, "req/s", r, {
+  record(id, label, "req/s", r, openLoopExtra(rate, r));
+  logLateness(r);
+}
+
+/** What `results.json` keeps of an open-loop run beyond the common fields. */
+function openLoopExtra(rate: number, r: LoadResult): Record<string, unknown> {
+  return {
     targetRate: rate,
     ...(r.dispatchLateness === undefined ? {} : { dispatchLateness: r.dispatchLateness }),
     ...(r.senderLateness === undefined ? {} : { senderLateness: r.senderLateness }),
-  });
-  logLateness(r);
+  };
 }
 
 /** An open-loop run's lateness: how late requests left, and how much of that was the sender's own. */
