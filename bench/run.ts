@@ -354,7 +354,7 @@ function record(id: string, label: string, unit: string, r: LoadResult & { serve
   const kernel = c?.mainThreadSystemUsPerOp === undefined ? "" : `, ${c.mainThreadSystemUsPerOp.toFixed(0)} of them in the kernel`;
   const switches = c?.mainThreadVoluntarySwitchesPerOp === undefined ? "" : `; switches/op ${c.mainThreadVoluntarySwitchesPerOp.toFixed(2)} voluntary, ${c.mainThreadInvoluntarySwitchesPerOp!.toFixed(2)} involuntary`;
   const main = c?.mainThreadUsPerOp === undefined ? "" : ` (main thread ${c.mainThreadPercent!.toFixed(0)}% = ${c.mainThreadUsPerOp.toFixed(0)} µs/op${kernel}${switches})`;
-  const cpu = m.serverCpu === undefined ? "" : `, server CPU ${m.serverCpu.percent.toFixed(0)}% = ${m.serverCpu.usPerOp.toFixed(0)} µs/op${main}`;
+  const cpu = c === undefined ? "" : `, server CPU ${c.percent.toFixed(0)}% = ${c.usPerOp.toFixed(0)} µs/op${main}`;
   log(`  ${id.padEnd(7)} ${fmtRate(r.throughput)} ${unit}, ${lat}${cpu}${m.failed > 0 ? `, ${m.failed} FAILED (${r.firstFailure ?? "?"})` : ""}`);
   return m;
 }
