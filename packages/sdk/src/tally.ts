@@ -20,8 +20,9 @@ import type { ReservationCreateParams } from "./types/reservations.js";
 /** Options of {@link Tally}. */
 export interface TallyOptions {
   /**
-   * A secret key (`sk_…`), the admin token (for `apps.create`), or with `hmacSecret` an HMAC
-   * key id. Defaults to the `TALLY_API_KEY` environment variable where one exists.
+   * A secret key (`sk_…`), the admin token (for `apps.create`), or an HMAC key: its secret
+   * (`hk_…`, which names its key id), `key_…:hk_…`, or its id `key_…` with `hmacSecret`.
+   * Defaults to the `TALLY_API_KEY` environment variable where one exists.
    */
   apiKey?: string;
   /** With an HMAC key: its secret. Every request is then signed (`Tally-HMAC …`) instead of sending a bearer key. */
@@ -30,6 +31,8 @@ export interface TallyOptions {
   baseUrl?: string;
   /** Per-attempt timeout in ms (default 30000). */
   timeoutMs?: number;
+  /** Alias of `timeoutMs` (the name some SDKs use); `timeoutMs` wins when both are given. */
+  timeout?: number;
   /** Retries after the first attempt (default 3). */
   maxRetries?: number;
   /** A `fetch` implementation (default: the global one). */
@@ -109,7 +112,7 @@ export class Tally {
     if (apiKey === undefined || apiKey === "") throw new ConfigurationError("Tally: pass `apiKey` (or set TALLY_API_KEY)");
     const http = new HttpClient({
       baseUrl: options.baseUrl ?? readEnv("TALLY_BASE_URL") ?? DEFAULT_BASE_URL,
-      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      timeoutMs: options.timeoutMs ?? options.timeout ?? DEFAULT_TIMEOUT_MS,
       maxRetries: options.maxRetries ?? DEFAULT_MAX_RETRIES,
       fetch: options.fetch,
       auth: authStrategy(apiKey, options.hmacSecret),
@@ -162,14 +165,31 @@ export class Tally {
   }
 }
 
-/** Bearer for secret keys and tokens; HMAC signing when a secret is given. */
+/** An HMAC key's secret as the server issues it: `hk_<key ulid>_<secret>`, naming its key id. */
+const HMAC_SECRET_NAMING_ITS_KEY = /^hk_([0-9A-HJKMNP-TV-Z]{26})_[A-Za-z0-9_-]{43}$/;
+/** `key_…:hk_…`, the id and the secret in one string. */
+const HMAC_KEY_ID_AND_SECRET = /^(key_[0-9A-HJKMNP-TV-Z]{26}):(hk_.+)$/;
+
+/**
+ * Bearer for secret keys and tokens; HMAC signing for an HMAC key, given as its secret alone
+ * (`hk_…`, which names its key id), as `key_…:hk_…`, or as `apiKey: key_…` with `hmacSecret`.
+ */
 function authStrategy(apiKey: string, hmacSecret: string | undefined): AuthStrategy {
-  if (hmacSecret !== undefined) {
-    if (hmacSecret === "") throw new ConfigurationError("Tally: hmacSecret is empty");
-    const credentials = { keyId: apiKey, secret: hmacSecret };
-    return (input) => signRequest(credentials, input);
-  }
-  if (apiKey.startsWith("hk_")) throw new ConfigurationError("Tally: an HMAC key (hk_…) needs its secret: new Tally({ apiKey, hmacSecret })");
+  const credentials = hmacCredentials(apiKey, hmacSecret);
+  if (credentials !== undefined) return (input) => signRequest(credentials, input);
   const header = `Bearer ${apiKey}`;
   return () => header;
+}
+
+function hmacCredentials(apiKey: string, hmacSecret: string | undefined): { keyId: string; secret: string } | undefined {
+  if (hmacSecret !== undefined) {
+    if (hmacSecret === "") throw new ConfigurationError("Tally: hmacSecret is empty");
+    return { keyId: apiKey, secret: hmacSecret };
+  }
+  const named = HMAC_SECRET_NAMING_ITS_KEY.exec(apiKey);
+  if (named !== null) return { keyId: `key_${named[1]}`, secret: apiKey };
+  const pair = HMAC_KEY_ID_AND_SECRET.exec(apiKey);
+  if (pair !== null) return { keyId: pair[1]!, secret: pair[2]! };
+  if (apiKey.startsWith("hk_")) throw new ConfigurationError("Tally: this HMAC secret (hk_…) does not name its key: new Tally({ apiKey: keyId, hmacSecret })");
+  return undefined;
 }

@@ -42,6 +42,18 @@ describe("HMAC keys", () => {
     expect(calls.some((c) => c.headers["authorization"]!.includes(secret))).toBe(false);
   });
 
+  it("signs with a secret alone when it names its key (hk_<ulid>_…), and with key_…:hk_…", async () => {
+    const ulid = "01KBR7Q3ZP6W8B8Y5Q2J9T4N6M";
+    const secret = `hk_${ulid}_${"a".repeat(43)}`;
+    for (const apiKey of [secret, `key_${ulid}:${secret}`]) {
+      const { fetch, calls } = scriptedFetch([{ status: 200, body: {} }]);
+      await new Tally({ apiKey, baseUrl: "http://tally.test", fetch }).app.get();
+      const h = parse(calls[0]!.headers["authorization"]!);
+      expect(h["keyId"]).toBe(`key_${ulid}`);
+      expect(h["sig"]).toBe(expected(secret, h["ts"]!, h["nonce"]!, "GET", "/v1/app", ""));
+    }
+  });
+
   it("uses a fresh nonce (and timestamp) on each retry", async () => {
     const { fetch, calls } = scriptedFetch([{ status: 503, body: errorBody(503, "UNAVAILABLE") }, { status: 201, body: {} }]);
     const { sleep } = recordingSleep();

@@ -14,7 +14,6 @@ import {
   TallyError,
   ValidationError,
   type Account,
-  type ApiKeyCreateResult,
   type Transaction,
 } from "../src/index.ts";
 import { TallyUserClient } from "../src/client.ts";
@@ -92,26 +91,42 @@ describe.skipIf(!serverAvailable)("live server", () => {
     });
 
     it("HMAC keys sign every request and the server verifies them", async () => {
-      const created = await tally.apiKeys.create({ name: "signer", type: "hmac" }).catch((e: unknown) => e);
-      if (created instanceof ValidationError && /hmac/i.test(created.message)) {
-        console.warn(`!!! SKIPPED: the server refuses HMAC keys (${created.message}); SDK signing is covered by hmac.test.ts`);
-        return;
-      }
-      if (created instanceof Error) throw created;
-      if (!("apiKey" in (created as object))) throw new Error("unexpected");
-      const hmacKey = created as ApiKeyCreateResult;
-      if (hmacKey.keyId === undefined || hmacKey.secret === undefined) {
-        console.warn("!!! SKIPPED: the server does not return keyId + secret for HMAC keys yet (POST /v1/api-keys type hmac)");
-        return;
-      }
-      const signed = new Tally({ apiKey: hmacKey.keyId, hmacSecret: hmacKey.secret, baseUrl: server.url, maxRetries: 0 });
+      const hmacKey = await tally.apiKeys.create({ name: "signer", type: "hmac" });
+      expect(hmacKey.keyId).toMatch(/^key_/);
+      expect(hmacKey.secret).toMatch(/^hk_/);
+      const signed = new Tally({ apiKey: hmacKey.keyId!, hmacSecret: hmacKey.secret!, baseUrl: server.url, maxRetries: 0 });
       expect((await signed.app.get()).id).toBe(appId);
       const acct = await signed.accounts.create({ externalId: `hmac-${run}`, metadata: { via: "hmac" } });
       await signed.credits.grant({ accountId: acct.id, amount: 7 });
       const list = await signed.transactions.list({ accountId: acct.id, limit: 5 });
       expect(list.items).toHaveLength(1);
-      const wrong = new Tally({ apiKey: hmacKey.keyId, hmacSecret: "not-the-secret", baseUrl: server.url, maxRetries: 0 });
+      const wrong = new Tally({ apiKey: hmacKey.keyId!, hmacSecret: "not-the-secret", baseUrl: server.url, maxRetries: 0 });
       await expect(wrong.app.get()).rejects.toBeInstanceOf(AuthenticationError);
+    });
+
+    it("an HMAC key signs given only its secret (hk_… names its key) or as key_…:hk_…, as the contract's 'detects an HMAC key' says", async () => {
+      const hmacKey = await tally.apiKeys.create({ name: "signer-alone", type: "hmac" });
+      for (const apiKey of [hmacKey.secret!, `${hmacKey.keyId}:${hmacKey.secret}`]) {
+        const seen: string[] = [];
+        const signed = new Tally({
+          apiKey,
+          baseUrl: server.url,
+          maxRetries: 0,
+          fetch: (url, init) => {
+            seen.push(new Headers(init?.headers).get("authorization") ?? "");
+            return fetch(url, init);
+          },
+        });
+        expect((await signed.app.get()).id).toBe(appId);
+        await signed.credits.grant({ externalId: `hmac-alone-${run}`, amount: 3 });
+        expect(seen).toHaveLength(2);
+        for (const header of seen) {
+          expect(header.startsWith(`Tally-HMAC keyId=${hmacKey.keyId}, `)).toBe(true);
+          expect(header).not.toContain(hmacKey.secret!);
+        }
+      }
+      await tally.apiKeys.delete(hmacKey.keyId!);
+      await expect(new Tally({ apiKey: hmacKey.secret!, baseUrl: server.url, maxRetries: 0 }).app.get()).rejects.toBeInstanceOf(AuthenticationError);
     });
   });
 

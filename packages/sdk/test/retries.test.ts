@@ -121,6 +121,15 @@ describe("retries", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it("takes `timeout` as an alias of timeoutMs (Crovver's option name); timeoutMs wins when both are given", async () => {
+    const alias = client([{ hang: true }], { timeout: 30, maxRetries: 0 });
+    const started = Date.now();
+    expect(await alias.tally.accounts.get("acct_1").catch((e: unknown) => e)).toBeInstanceOf(TimeoutError);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const both = client([{ hang: true }], { timeout: 60_000, timeoutMs: 30, maxRetries: 0 });
+    expect(await both.tally.accounts.get("acct_1").catch((e: unknown) => e)).toBeInstanceOf(TimeoutError);
+  });
+
   it("recovers when only the first attempt times out", async () => {
     const { tally, calls } = client([{ hang: true }, { status: 200, body: account }], { timeoutMs: 30 });
     await expect(tally.accounts.get("acct_1")).resolves.toEqual(account);
@@ -263,6 +272,8 @@ describe("errors", () => {
     const err = (await tally.app.get().catch((e: unknown) => e)) as TallyError;
     expect(err).toBeInstanceOf(InternalServerError);
     expect(err.code).toBe("HTTP_502");
+    expect(err.status).toBe(502);
+    expect(err.statusCode).toBe(502);
     expect(err.requestId).toBe("req_hdr");
     expect(err.message).toContain("Bad gateway");
   });
@@ -314,7 +325,7 @@ describe("requests", () => {
     expect(body.idempotencyKey).toBe(calls[0]!.headers["idempotency-key"]);
   });
 
-  it("refuses an hk_ key without its secret and a missing key", () => {
+  it("refuses an hk_ secret that does not name its key (without hmacSecret) and a missing key", () => {
     expect(() => new Tally({ apiKey: "hk_123" })).toThrow(/hmacSecret/);
     const env = process.env["TALLY_API_KEY"];
     delete process.env["TALLY_API_KEY"];

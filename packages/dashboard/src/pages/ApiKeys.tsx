@@ -1,14 +1,14 @@
 import { useState, type FormEvent } from "react";
 import { newIdempotencyKey, type ApiKey } from "../api.ts";
-import { useGet, useSession } from "../session.tsx";
-import { Badge, ConfirmDialog, Empty, ErrorNote, Loading, PageHeader, SecretOnce, Section, Table, useFlash } from "../components/ui.tsx";
+import { usePaged, useSession } from "../session.tsx";
+import { Badge, ConfirmDialog, Empty, ErrorNote, Loading, PageHeader, Pager, SecretOnce, Section, Table, useFlash } from "../components/ui.tsx";
 import { when } from "../format.ts";
 
 const SCOPES = ["read", "write", "admin"] as const;
 
 export function ApiKeys() {
   const { call, session } = useSession();
-  const keys = useGet<{ items: ApiKey[] }>("/v1/api-keys");
+  const keys = usePaged<ApiKey>("/v1/api-keys");
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<Set<string>>(new Set(SCOPES));
   const [busy, setBusy] = useState(false);
@@ -130,6 +130,7 @@ export function ApiKeys() {
             })}
           </Table>
         )}
+        <Pager paged={keys} label="API keys" />
       </Section>
 
       <ConfirmDialog

@@ -76,6 +76,18 @@ export class TallyError extends Error {
   }
 
   /**
+   * Same as `status` (the name some SDKs use, e.g. Crovver's `statusCode`).
+   *
+   * @example
+   * ```ts
+   * catch (err) { if (err instanceof TallyError && err.statusCode === 402) showTopUp(); }
+   * ```
+   */
+  get statusCode(): number | undefined {
+    return this.status;
+  }
+
+  /**
    * Builds the right subclass for an HTTP error response. The single place where a status
    * becomes a class.
    *
@@ -89,7 +101,7 @@ export class TallyError extends Error {
     const { status } = init;
     const retryable = isRetryableStatus(status, init.code);
     const full: TallyErrorInit = { ...init, isRetryable: init.isRetryable ?? retryable };
-    if (status === 400 || status === 413 || status === 415 || status === 422) return new ValidationError(full);
+    if (status === 400 || status === 413 || status === 415 || status === 422 || status === 431) return new ValidationError(full);
     if (status === 401) return new AuthenticationError(full);
     if (status === 402) return new InsufficientCreditsError(full);
     if (status === 403) return new PermissionError(full);
@@ -101,7 +113,7 @@ export class TallyError extends Error {
   }
 }
 
-/** 400, 413, 415, 422: the request is malformed (`VALIDATION_ERROR`, `INVALID_JSON`, …). `details.issues` lists `{ path, message }`. */
+/** 400, 413, 415, 422, 431: the request is malformed (`VALIDATION_ERROR`, `INVALID_JSON`, …). `details.issues` lists `{ path, message }`. */
 export class ValidationError extends TallyError {}
 
 /** 401 `UNAUTHENTICATED`: missing, unknown or revoked key, bad JWT, bad HMAC signature. */

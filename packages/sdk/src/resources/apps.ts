@@ -86,4 +86,16 @@ export class ApiKeys extends APIResource {
   revoke(keyId: string, options?: RequestOptions): Promise<ApiKey> {
     return this._http.request({ method: "DELETE", path: `/v1/api-keys/${seg(keyId)}`, options });
   }
+
+  /**
+   * Same as {@link revoke}: `DELETE /v1/api-keys/{id}`, named like the other resources' deletes.
+   *
+   * @example
+   * ```ts
+   * await tally.apiKeys.delete("key_01J…");
+   * ```
+   */
+  delete(keyId: string, options?: RequestOptions): Promise<ApiKey> {
+    return this.revoke(keyId, options);
+  }
 }

@@ -31,6 +31,18 @@ export class WebhookEndpoints extends APIResource {
   }
 
   /**
+   * One endpoint (without its secret).
+   *
+   * @example
+   * ```ts
+   * const endpoint = await tally.webhookEndpoints.get("we_01J…");
+   * ```
+   */
+  get(endpointId: string, options?: RequestOptions): Promise<WebhookEndpoint> {
+    return this._http.request({ method: "GET", path: `/v1/webhook-endpoints/${seg(endpointId)}`, options });
+  }
+
+  /**
    * Deletes an endpoint (no further deliveries).
    *
    * @example

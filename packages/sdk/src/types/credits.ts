@@ -48,6 +48,8 @@ export type GrantParams = AccountRef & {
   metadata?: Metadata;
   /** Unique per application forever; a repeat returns the original with `alreadyProcessed: true`. */
   idempotencyKey?: string;
+  /** Alias of `idempotencyKey`. */
+  usageEventId?: string;
 };
 
 /** Result of a grant. */
@@ -105,6 +107,8 @@ export interface RefundParams {
   amount?: number;
   reason?: string;
   idempotencyKey?: string;
+  /** Alias of `idempotencyKey`. */
+  usageEventId?: string;
 }
 
 /** Result of a refund. */
@@ -122,6 +126,8 @@ export type TransactionCreateParams = AccountRef & {
   description?: string;
   metadata?: Metadata;
   idempotencyKey?: string;
+  /** Alias of `idempotencyKey`. */
+  usageEventId?: string;
 };
 
 /** Result of a manual transaction. */

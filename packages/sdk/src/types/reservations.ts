@@ -36,6 +36,8 @@ export type ReservationCreateParams = AccountRef & {
   description?: string;
   metadata?: Metadata;
   idempotencyKey?: string;
+  /** Alias of `idempotencyKey`. */
+  usageEventId?: string;
   /** Report what would happen without holding anything. */
   dryRun?: boolean;
 };
@@ -87,6 +89,8 @@ export interface ReservationExtendParams {
 
 /** Query of `GET /v1/reservations`. */
 export interface ReservationListParams extends PageParams {
+  /** One account's reservations (by our id or your `externalId`); an unknown account is 404. */
   accountId?: string;
+  externalId?: string;
   status?: ReservationStatus;
 }

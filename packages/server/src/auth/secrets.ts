@@ -46,7 +46,12 @@ export function keyHint(key: string): string {
   return key.slice(-4);
 }
 
-/** The secret of an HMAC key: `hk_` + 256 random bits. Never sent over the wire after creation. */
-export function makeHmacSecret(): string {
-  return `hk_${randomSecret()}`;
+/**
+ * The secret of an HMAC key: `hk_<key ulid>_` + 256 random bits. It names its key id, as a
+ * secret key names its application, so a client given only the secret can sign (the SDK's
+ * `new Tally({ apiKey: "hk_…" })`); the id is not secret, since every signed request sends it.
+ * Never sent over the wire after creation.
+ */
+export function makeHmacSecret(keyId: string): string {
+  return `hk_${keyId.slice("key_".length)}_${randomSecret()}`;
 }

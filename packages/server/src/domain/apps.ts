@@ -54,8 +54,8 @@ function newSecretKey(appId: string, name: string, scopes: readonly KeyScope[], 
  * the hash column holds a SHA-256 of it only to keep the column's uniqueness meaningful.
  */
 function newHmacKey(appId: string, name: string, scopes: readonly KeyScope[], nowMs: number, sealer: SecretSealer): CreatedKey {
-  const secret = makeHmacSecret();
   const id = newId("apiKey", nowMs);
+  const secret = makeHmacSecret(id);
   const apiKey: ApiKeyRecord = {
     appId,
     id,
@@ -98,8 +98,8 @@ export async function createApiKey(
   });
 }
 
-export async function listApiKeys(db: Database, appId: string): Promise<ApiKeyRecord[]> {
-  return db.read((q) => keys.listApiKeys(q, appId));
+export async function listApiKeys(db: Database, appId: string, page: { beforeId?: string | undefined; limit: number }): Promise<ApiKeyRecord[]> {
+  return db.read((q) => keys.listApiKeys(q, appId, page));
 }
 
 export async function revokeApiKey(db: Database, clock: Clock, appId: string, keyId: string): Promise<ApiKeyRecord> {

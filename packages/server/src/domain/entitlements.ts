@@ -1,8 +1,7 @@
 import type { Scope } from "./context.ts";
 import { requireAccount, type AccountRef } from "./accounts.ts";
-import { isEntitling } from "./subscriptions.ts";
+import { isEntitling, liveSubscriptionsOf } from "./subscriptions.ts";
 import { getPlan, type PlanRecord } from "../store/repo/catalog.ts";
-import { listSubscriptions } from "../store/repo/subscriptions.ts";
 
 /**
  * Entitlements are computed from the subscriptions table on every call (no cache), so they
@@ -20,12 +19,10 @@ export interface EntitlementCheck {
   reason: "ok" | "no_subscription" | "feature_not_in_plan";
 }
 
-const SUBSCRIPTIONS_PER_ACCOUNT_MAX = 100;
-
 async function livePlans(scope: Scope, accountId: string): Promise<PlanRecord[]> {
   const nowMs = scope.clock.nowMs();
   return scope.db.read(async (q) => {
-    const subs = await listSubscriptions(q, scope.appId, { accountId, limit: SUBSCRIPTIONS_PER_ACCOUNT_MAX });
+    const subs = await liveSubscriptionsOf(q, scope.appId, accountId, nowMs);
     const plans: PlanRecord[] = [];
     for (const s of subs) {
       if (!isEntitling(s, nowMs)) continue;

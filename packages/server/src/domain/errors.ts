@@ -25,9 +25,12 @@ export const ERROR_STATUS = {
   RESERVATION_NOT_HELD: 409,
   RESERVATION_EXPIRED: 409,
   REFUND_EXCEEDS_ORIGINAL: 409,
+  /** Node's HTTP parser refused the request before any route saw it (http/client-errors.ts). */
+  REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
+  HEADERS_TOO_LARGE: 431,
   INTERNAL: 500,
   UNAVAILABLE: 503,
 } as const;

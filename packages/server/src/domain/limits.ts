@@ -24,6 +24,8 @@ export const LIMITS = {
   priorityMax: 1_000_000,
   tokensMax: 1_000_000_000_000,
   sweepBatchMax: 500,
+  /** Live webhook endpoints of one application: every event is fanned out to all of them. */
+  webhookEndpointsPerAppMax: 100,
 } as const;
 
 export function assertLimitsConsistent(): void {

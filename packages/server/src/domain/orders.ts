@@ -155,9 +155,18 @@ export async function refundOrder(scope: Scope, provider: PaymentProvider | null
   });
 }
 
-/** By our `ord_…` id or by the provider's id (a Stripe Checkout Session id). */
+/**
+ * By our `ord_…` id or by the provider's id (a Stripe Checkout Session id). An order whose
+ * provider gives no id of its own (the manual provider) answered its checkout with the session
+ * id `cs_<the order's ulid>` (routes/checkout.ts), which finds it here too.
+ */
 export async function getOrder(scope: Scope, idOrRef: string): Promise<OrderRecord> {
-  const order = await scope.db.read(async (q) => (await repo.getOrder(q, scope.appId, idOrRef)) ?? (await repo.getOrderByProviderRef(q, scope.appId, idOrRef)));
+  const order = await scope.db.read(
+    async (q) =>
+      (await repo.getOrder(q, scope.appId, idOrRef)) ??
+      (await repo.getOrderByProviderRef(q, scope.appId, idOrRef)) ??
+      (idOrRef.startsWith("cs_") ? await ownSessionOrder(q, scope.appId, idOrRef) : undefined),
+  );
   if (order === undefined) throw notFound("ORDER_NOT_FOUND", "order", idOrRef);
   return order;
 }
@@ -355,4 +364,10 @@ export async function activeAddons(scope: Scope, accountId: string): Promise<Act
         return { unit: r.unit, remaining: Number(r.remaining), addonId: meta["addonId"] ?? null, expiresAt: r.expires_at === null ? null : toIso(Number(r.expires_at)) };
       });
   });
+}
+
+/** The order behind a session id Tally made itself (`cs_<ulid>` of `ord_<ulid>`), if it has no provider id. */
+async function ownSessionOrder(q: Parameters<typeof repo.getOrder>[0], appId: string, sessionId: string): Promise<OrderRecord | undefined> {
+  const order = await repo.getOrder(q, appId, `ord_${sessionId.slice("cs_".length)}`);
+  return order !== undefined && order.providerRef === null ? order : undefined;
 }

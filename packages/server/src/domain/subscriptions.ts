@@ -2,7 +2,7 @@ import type { Sql } from "../store/sql.ts";
 import type { Scope } from "./context.ts";
 import { inTransaction } from "./context.ts";
 import { newId } from "./ids.ts";
-import { notFound, TallyError, validationError } from "./errors.ts";
+import { assert, notFound, TallyError, validationError } from "./errors.ts";
 import { requireAccount, type AccountRef } from "./accounts.ts";
 import { grantWithin } from "./credits.ts";
 import { emitEvents, type OutboxEvent } from "./webhooks.ts";
@@ -30,6 +30,11 @@ const DAY_MS = 86_400_000;
 /** Periods one renewal pass may catch up on (a server down for years still renews in bounded steps). */
 const CATCH_UP_PERIODS_MAX = 1000;
 const LIVE: ReadonlySet<SubscriptionStatus> = new Set(["trial", "active", "past_due", "pending_cancel"]);
+/**
+ * A bound on one account's live subscriptions read at once (entitlements, a `period_end` start).
+ * Far above any real account: a live subscription per product, and few products.
+ */
+const LIVE_SUBSCRIPTIONS_PER_ACCOUNT_MAX = 1_000;
 
 /** `startMs` plus one interval, in UTC calendar months (the day clamped to the month's last day). */
 export function addInterval(startMs: number, interval: PlanInterval): number | null {
@@ -181,8 +186,8 @@ export async function createSubscriptionWithin(
 ): Promise<SubscriptionRecord> {
   let startMs = ctx.nowMs;
   if (input.startMode === "period_end") {
-    const current = (await repo.listSubscriptions(ctx.tx, ctx.appId, { accountId, limit: 100 })).find(
-      (s) => LIVE.has(effectiveStatus(s, ctx.nowMs)) && s.productId === plan.productId && s.currentPeriodEndMs !== null && s.currentPeriodEndMs > ctx.nowMs,
+    const current = (await liveSubscriptionsOf(ctx.tx, ctx.appId, accountId, ctx.nowMs)).find(
+      (s) => s.productId === plan.productId && s.currentPeriodEndMs !== null && s.currentPeriodEndMs > ctx.nowMs,
     );
     if (current !== undefined && current.currentPeriodEndMs !== null) {
       startMs = current.currentPeriodEndMs;
@@ -210,7 +215,10 @@ export async function createSubscriptionWithin(
     canceledAtMs: null,
     cancelReason: null,
     orderId: input.orderId ?? null,
-    createdAtMs: startMs,
+    // When it was made, even if its first period starts later (`period_end`). A subscription
+    // bought through an order always starts at once, so there this is its first period's start
+    // too, which `paidByOrder` and an order's refund rely on.
+    createdAtMs: ctx.nowMs,
     updatedAtMs: ctx.nowMs,
   };
   await advanceWithin(ctx, s, plan);
@@ -319,8 +327,20 @@ export interface SubscriptionListFilter {
  */
 export async function listSubscriptions(scope: Scope, filter: SubscriptionListFilter): Promise<SubscriptionRecord[]> {
   const nowMs = scope.clock.nowMs();
-  const rows = await scope.db.read((q) => repo.listSubscriptions(q, scope.appId, { accountId: filter.accountId, after: filter.after, limit: (filter.limit ?? 20) * 4 + 1 }));
+  const rows = await scope.db.read((q) =>
+    repo.listSubscriptions(q, scope.appId, {
+      accountId: filter.accountId,
+      statusAt: filter.status === undefined ? undefined : { statuses: [filter.status], atMs: nowMs },
+      after: filter.after,
+      limit: (filter.limit ?? 20) + 1,
+    }),
+  );
   const shown = rows.map((s) => ({ ...s, status: effectiveStatus(s, nowMs) }));
-  const filtered = filter.status === undefined ? shown : shown.filter((s) => s.status === filter.status);
-  return filtered.slice(0, (filter.limit ?? 20) + 1);
+  assert(filter.status === undefined || shown.every((s) => s.status === filter.status), "the SQL status filter agrees with effectiveStatus");
+  return shown;
+}
+
+/** An account's live subscriptions (trial, active, past due, pending cancel) as of `nowMs`, all of them. */
+export async function liveSubscriptionsOf(q: Sql, appId: string, accountId: string, nowMs: number): Promise<SubscriptionRecord[]> {
+  return repo.listSubscriptions(q, appId, { accountId, statusAt: { statuses: [...LIVE], atMs: nowMs }, limit: LIVE_SUBSCRIPTIONS_PER_ACCOUNT_MAX });
 }

@@ -5,6 +5,7 @@ import { inTransaction } from "./context.ts";
 import { newId } from "./ids.ts";
 import { notFound, validationError } from "./errors.ts";
 import { toIso } from "./clock.ts";
+import { LIMITS } from "./limits.ts";
 import * as repo from "../store/repo/webhooks.ts";
 
 /**
@@ -38,7 +39,7 @@ const endpointCache = new Map<string, { endpoints: repo.WebhookEndpointRecord[];
 async function endpointsOf(tx: Sql, appId: string): Promise<repo.WebhookEndpointRecord[]> {
   const cached = endpointCache.get(appId);
   if (cached !== undefined && cached.untilMs > Date.now()) return cached.endpoints;
-  const endpoints = await repo.listEndpoints(tx, appId);
+  const endpoints = await repo.listEndpoints(tx, appId, LIMITS.webhookEndpointsPerAppMax);
   if (endpointCache.size > 10_000) endpointCache.clear();
   endpointCache.set(appId, { endpoints, untilMs: Date.now() + ENDPOINT_CACHE_MS });
   return endpoints;
@@ -139,6 +140,9 @@ export async function createEndpoint(scope: Scope, input: EndpointInput): Promis
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw validationError("/url", "must be an absolute http(s) URL");
   const endpoint = await inTransaction(scope, async (tx, nowMs) => {
+    if ((await repo.countEndpoints(tx, scope.appId)) >= LIMITS.webhookEndpointsPerAppMax) {
+      throw validationError("/url", `an application has at most ${LIMITS.webhookEndpointsPerAppMax} webhook endpoints; delete one first`);
+    }
     const record: repo.WebhookEndpointRecord = {
       id: newId("webhookEndpoint", nowMs),
       url: input.url,
@@ -155,8 +159,15 @@ export async function createEndpoint(scope: Scope, input: EndpointInput): Promis
   return endpoint;
 }
 
-export async function listEndpoints(scope: Scope): Promise<repo.WebhookEndpointRecord[]> {
-  return scope.db.read((q) => repo.listEndpoints(q, scope.appId));
+/** Live endpoints, oldest first, `limit` after `afterId`. */
+export async function listEndpoints(scope: Scope, page: { afterId?: string | undefined; limit: number }): Promise<repo.WebhookEndpointRecord[]> {
+  return scope.db.read((q) => repo.pageEndpoints(q, scope.appId, page));
+}
+
+export async function getEndpoint(scope: Scope, id: string): Promise<repo.WebhookEndpointRecord> {
+  const endpoint = await scope.db.read((q) => repo.getEndpoint(q, scope.appId, id));
+  if (endpoint === undefined) throw notFound("NOT_FOUND", "webhook endpoint", id);
+  return endpoint;
 }
 
 export async function deleteEndpoint(scope: Scope, id: string): Promise<void> {

@@ -24,6 +24,8 @@ import { registerRoutes } from "./routes/index.ts";
 import { buildOpenApi } from "./openapi.ts";
 import { registerDocs } from "./docs.ts";
 import { registerDashboard } from "./dashboard.ts";
+import { answerUnparsableRequest } from "./client-errors.ts";
+import { looksLikeJwt } from "../auth/end-user.ts";
 import { createPaymentProvider } from "../payments/index.ts";
 import { paymentsConfigFromEnv, type PaymentsConfig } from "../payments/provider.ts";
 
@@ -77,6 +79,9 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
       reply.header("x-request-id", request.id);
       sendError(reply, request, error);
     },
+    // …and so do requests Node's parser refuses before the router (headers over the limit, a
+    // malformed request line).
+    clientErrorHandler: answerUnparsableRequest,
     logger: {
       level: options.logLevel ?? "info",
       // Credentials never reach the log, whatever object they travel in (see docs/security.md).
@@ -156,7 +161,14 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
 
   app.setErrorHandler(async (error, request, reply) => sendError(reply, request, error));
   app.setNotFoundHandler(async (request: FastifyRequest, reply) => {
-    reply.code(404).type("application/json; charset=utf-8").send(envelope("NOT_FOUND", `No route ${request.method} ${request.url.split("?")[0]}`, request.id));
+    const path = request.url.split("?")[0]!;
+    // An end-user token may only GET under /v1/me; anything else is 403 for it, whether or not
+    // such a route exists (the contract's rule, and it says nothing of which routes exist).
+    if (bearerIsJwt(request.headers.authorization) && (request.method !== "GET" || !(path === "/v1/me" || path.startsWith("/v1/me/")))) {
+      reply.code(403).type("application/json; charset=utf-8").send(envelope("FORBIDDEN", "End-user tokens may only read /v1/me", request.id));
+      return;
+    }
+    reply.code(404).type("application/json; charset=utf-8").send(envelope("NOT_FOUND", `No route ${request.method} ${path}`, request.id));
   });
 
   // Body-less POSTs (cancel, confirm with defaults) validate as an empty object.
@@ -184,4 +196,8 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     dispatcher.install(app.server);
   }
   return { app, router, authenticator, metrics };
+}
+
+function bearerIsJwt(authorization: string | undefined): boolean {
+  return authorization !== undefined && authorization.startsWith("Bearer ") && looksLikeJwt(authorization.slice("Bearer ".length).trim());
 }

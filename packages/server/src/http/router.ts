@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Static, TSchema } from "typebox";
 import { compileValidator, type Validator } from "./validation.ts";
+import { strictObject } from "./schemas/common.ts";
 import type { KeyScope } from "../store/records.ts";
 import type { Principal, RouteAuth } from "../auth/principal.ts";
 import type { Scope } from "../domain/context.ts";
@@ -99,6 +100,9 @@ declare module "fastify" {
  * Registers routes on Fastify and remembers them: the route table feeds the OpenAPI document
  * and the authorization-matrix test, so a route cannot exist without an auth decision.
  */
+/** The query of an API route that takes none: empty. */
+const NO_QUERY = strictObject({});
+
 export class Router {
   readonly routes: RouteRecord[] = [];
   readonly directRoutes: DirectRoute[] = [];
@@ -134,7 +138,10 @@ export class Router {
     });
     const schema: Record<string, unknown> = {};
     if (spec.body) schema["body"] = spec.body;
+    // An API route that takes no query still refuses one ("unknown fields are rejected"), so a
+    // misspelt filter is a 400, not a silently unfiltered answer; public pages take any.
     if (spec.query) schema["querystring"] = spec.query;
+    else if (spec.auth !== "public") schema["querystring"] = NO_QUERY;
     if (spec.params) schema["params"] = spec.params;
     if (spec.direct === true) {
       if (spec.auth !== "app" || spec.rawBody === true || spec.idempotent === false) {

@@ -169,6 +169,16 @@ for (const { kind, available } of DATABASES) {
       expect((await me(token, "/v1/me/balance")).body.balance).toBe(90);
     });
 
+    it("forbids (403) an end-user token on routes that do not exist too, except GETs under /v1/me (404 there)", async () => {
+      const token = await hsToken(h.appId, "alice");
+      expectError(await call(h.url, token, "POST", "/v1/me/balances", {}), 403, "FORBIDDEN");
+      expectError(await call(h.url, token, "DELETE", "/v1/me"), 403, "FORBIDDEN");
+      expectError(await call(h.url, token, "GET", "/v1/no-such-thing"), 403, "FORBIDDEN");
+      expectError(await me(token, "/v1/me/no-such-thing"), 404, "NOT_FOUND");
+      // Without a token, an unknown route is the plain 404 it always was.
+      expectError(await call(h.url, undefined, "POST", "/v1/me/balances", {}), 404, "NOT_FOUND");
+    });
+
     it("forbids (403) secret keys and the admin token on /v1/me: those routes are for end users", async () => {
       expectError(await h.api("GET", "/v1/me"), 403, "FORBIDDEN");
       expectError(await call(h.url, h.server.adminToken, "GET", "/v1/me", undefined, { "tally-app": h.appId }), 403, "FORBIDDEN");

@@ -51,7 +51,9 @@ for (const { kind, available } of DATABASES) {
       expectStatus(res, 201);
       expect(res.body.keyId).toMatch(/^key_[0-9A-Z]{26}$/);
       expect(res.body.keyId).toBe(res.body.apiKey.id);
-      expect(res.body.secret).toMatch(/^hk_[A-Za-z0-9_-]{43}$/);
+      // The secret names its key (`hk_<key ulid>_<256 random bits>`), so a client given only it can sign.
+      expect(res.body.secret).toMatch(/^hk_[0-9A-Z]{26}_[A-Za-z0-9_-]{43}$/);
+      expect(res.body.secret.slice(3, 29)).toBe(res.body.keyId.slice(4));
       expect(res.body.key).toBeUndefined();
       expect(res.body.apiKey).toMatchObject({ type: "hmac", scopes: ["read", "write", "admin"], hint: res.body.secret.slice(-4) });
       const list = await call(first.url, secretKey, "GET", "/v1/api-keys");

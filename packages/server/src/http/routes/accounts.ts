@@ -151,7 +151,7 @@ export function accountRoutes(r: Router, deps: RouteDeps): void {
         listLots(q, scope.appId, account.id, {
           limit: limit + 1,
           ...(query.unit !== undefined ? { unit: query.unit } : {}),
-          ...(query.active === true ? { activeAtMs: scope.clock.nowMs() } : {}),
+          ...(query.active !== undefined ? { active: { is: query.active, atMs: scope.clock.nowMs() } } : {}),
           ...(query.cursor !== undefined ? { beforeId: query.cursor } : {}),
         }),
       );

@@ -1,7 +1,9 @@
 import { Type } from "typebox";
 import type { Router } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
-import { strictObject, ShortString, IdParams } from "../schemas/common.ts";
+import { strictObject, ShortString, IdParams, Page, PageQuery } from "../schemas/common.ts";
+import { pageOf } from "../present-commerce.ts";
+import { LIMITS } from "../../domain/limits.ts";
 import { ApiKey, App, EndUserAuth, KeyScope } from "../schemas/models.ts";
 import { present } from "../present.ts";
 import * as apps from "../../domain/apps.ts";
@@ -82,9 +84,14 @@ export function appRoutes(r: Router, deps: RouteDeps): void {
   );
 
   r.add(
-    { method: "GET", url: "/v1/api-keys", auth: "app", scope: "admin", tag: "API keys", summary: "List keys (never their secrets)", responses: { 200: Type.Object({ items: Type.Array(ApiKey), nextCursor: Type.Null(), hasMore: Type.Boolean() }) } },
-    // An application has few keys: one page holds them all, in the shape of every other list.
-    async ({ scope }) => ({ items: (await apps.listApiKeys(db, scope.appId)).map(present.apiKey), nextCursor: null, hasMore: false }),
+    {
+      method: "GET", url: "/v1/api-keys", auth: "app", scope: "admin", tag: "API keys", summary: "List keys, newest first (never their secrets)",
+      query: strictObject(PageQuery), responses: { 200: Page(ApiKey) },
+    },
+    async ({ scope, query }) => {
+      const limit = query.limit ?? LIMITS.pageLimitDefault;
+      return pageOf(await apps.listApiKeys(db, scope.appId, { beforeId: query.cursor, limit: limit + 1 }), limit, present.apiKey);
+    },
   );
 
   r.add(

@@ -5,7 +5,7 @@ import { AccountRefFields, Amount, Description, IdempotencyKey, IdParams, Metada
 import { Allocation, Balance, Reservation, ReservationStatus, Transaction } from "../schemas/models.ts";
 import { page, present } from "../present.ts";
 import * as reservations from "../../domain/reservations.ts";
-import { checkAccountRef } from "../../domain/accounts.ts";
+import { checkAccountRef, requireAccount } from "../../domain/accounts.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import { ledgerKey } from "./credits.ts";
 import type { ReservationOutcome } from "../../domain/reservations.ts";
@@ -42,6 +42,7 @@ export function reservationRoutes(r: Router, _deps: RouteDeps): void {
         description: Type.Optional(Description),
         metadata: Type.Optional(Metadata),
         idempotencyKey: Type.Optional(IdempotencyKey),
+        usageEventId: Type.Optional(IdempotencyKey),
         dryRun: Type.Optional(Type.Boolean()),
       }),
       responses: {
@@ -136,14 +137,17 @@ export function reservationRoutes(r: Router, _deps: RouteDeps): void {
       auth: "app",
       tag: "Reservations",
       summary: "List reservations, newest first",
-      query: strictObject({ ...PageQuery, accountId: Type.Optional(Id), status: Type.Optional(ReservationStatus) }),
+      query: strictObject({ ...PageQuery, ...AccountRefFields, status: Type.Optional(ReservationStatus) }),
       responses: { 200: Page(Reservation) },
     },
     async ({ scope, query }) => {
       const limit = query.limit ?? 20;
+      // A named account must exist (404 otherwise), as on every other list that takes one.
+      const accountId =
+        query.accountId !== undefined || query.externalId !== undefined ? (await scope.db.read((q) => requireAccount(q, scope.appId, query))).id : undefined;
       const rows = await reservations.listReservations(scope, {
         limit: limit + 1,
-        ...(query.accountId !== undefined ? { accountId: query.accountId } : {}),
+        ...(accountId !== undefined ? { accountId } : {}),
         ...(query.status !== undefined ? { status: query.status as Status } : {}),
         ...(query.cursor !== undefined ? { beforeId: query.cursor } : {}),
       });

@@ -4,6 +4,7 @@ import type { RouteDeps } from "./deps.ts";
 import { IdParams, NonNegativeAmount, Page, PageQuery, strictObject } from "../schemas/common.ts";
 import { WebhookDelivery, WebhookEndpoint } from "../schemas/commerce.ts";
 import { pageOf, presentCommerce as p } from "../present-commerce.ts";
+import { LIMITS } from "../../domain/limits.ts";
 import * as webhooks from "../../domain/webhooks.ts";
 
 export function webhookRoutes(r: Router, _deps: RouteDeps): void {
@@ -14,7 +15,7 @@ export function webhookRoutes(r: Router, _deps: RouteDeps): void {
       body: strictObject({
         url: Type.String({ minLength: 1, maxLength: 2000 }),
         events: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 20 }),
-        secret: Type.Optional(Type.String({ minLength: 16, maxLength: 255 })),
+        secret: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
         balanceLowThreshold: Type.Optional(NonNegativeAmount),
       }),
       responses: { 201: WebhookEndpoint },
@@ -22,8 +23,21 @@ export function webhookRoutes(r: Router, _deps: RouteDeps): void {
     async ({ scope, body }) => p.endpoint(await webhooks.createEndpoint(scope, body), true),
   );
   r.add(
-    { method: "GET", url: "/v1/webhook-endpoints", auth: "app", tag: "Webhooks", summary: "List endpoints", responses: { 200: Type.Object({ items: Type.Array(WebhookEndpoint) }) } },
-    async ({ scope }) => ({ items: (await webhooks.listEndpoints(scope)).map((e) => p.endpoint(e)) }),
+    {
+      method: "GET", url: "/v1/webhook-endpoints", auth: "app", tag: "Webhooks", summary: "List endpoints, oldest first (never their secrets)",
+      query: strictObject(PageQuery), responses: { 200: Page(WebhookEndpoint) },
+    },
+    async ({ scope, query }) => {
+      const limit = query.limit ?? LIMITS.pageLimitDefault;
+      return pageOf(await webhooks.listEndpoints(scope, { afterId: query.cursor, limit: limit + 1 }), limit, (e) => p.endpoint(e));
+    },
+  );
+  r.add(
+    {
+      method: "GET", url: "/v1/webhook-endpoints/{endpointId}", auth: "app", tag: "Webhooks", summary: "One endpoint (never its secret)",
+      params: IdParams("endpointId"), responses: { 200: WebhookEndpoint },
+    },
+    async ({ scope, params }) => p.endpoint(await webhooks.getEndpoint(scope, params.endpointId)),
   );
   r.add(
     {

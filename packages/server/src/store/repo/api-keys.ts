@@ -48,8 +48,12 @@ export async function getApiKey(q: Sql, appId: string, keyId: string): Promise<A
   return row === undefined ? undefined : toKey(row);
 }
 
-export async function listApiKeys(q: Sql, appId: string): Promise<ApiKeyRecord[]> {
-  const rows = await q.all<KeyRow>("SELECT * FROM api_keys WHERE app_id = ? ORDER BY key_id DESC", [appId]);
+/** An application's keys, newest first: `limit` of them older than `beforeId`. */
+export async function listApiKeys(q: Sql, appId: string, page: { beforeId?: string | undefined; limit: number }): Promise<ApiKeyRecord[]> {
+  const rows =
+    page.beforeId === undefined
+      ? await q.all<KeyRow>("SELECT * FROM api_keys WHERE app_id = ? ORDER BY key_id DESC LIMIT ?", [appId, page.limit])
+      : await q.all<KeyRow>("SELECT * FROM api_keys WHERE app_id = ? AND key_id < ? ORDER BY key_id DESC LIMIT ?", [appId, page.beforeId, page.limit]);
   return rows.map(toKey);
 }
 

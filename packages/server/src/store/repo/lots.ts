@@ -121,8 +121,11 @@ export async function saveLot(tx: Sql, appId: string, l: LotRecord, liveChanged:
 
 export interface LotFilter {
   unit?: string;
-  /** Only lots with credits left that have not expired at `nowMs`. */
-  activeAtMs?: number;
+  /**
+   * `is: true`: only lots with credits left (or held) that have not expired at `atMs`;
+   * `is: false`: only the others (spent, or expired).
+   */
+  active?: { is: boolean; atMs: number };
   beforeId?: string;
   limit: number;
 }
@@ -134,9 +137,10 @@ export async function listLots(q: Sql, appId: string, accountId: string, f: LotF
     where.push("unit = ?");
     params.push(f.unit);
   }
-  if (f.activeAtMs !== undefined) {
-    where.push("(remaining > 0 OR held > 0) AND (expires_at IS NULL OR expires_at > ?)");
-    params.push(f.activeAtMs);
+  if (f.active !== undefined) {
+    const active = "(remaining > 0 OR held > 0) AND (expires_at IS NULL OR expires_at > ?)";
+    where.push(f.active.is ? active : `NOT (${active})`);
+    params.push(f.active.atMs);
   }
   if (f.beforeId !== undefined) {
     where.push("lot_id < ?");

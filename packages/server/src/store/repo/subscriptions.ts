@@ -83,10 +83,25 @@ export async function getSubscription(q: Sql, appId: string, id: string, forUpda
 
 export interface SubscriptionFilter {
   accountId?: string | undefined;
-  status?: SubscriptionStatus | undefined;
+  /**
+   * Only subscriptions in these statuses as of `atMs`: a `pending_cancel` one whose period has
+   * ended counts as `canceled`, a `past_due` one as `expired` (the domain's `effectiveStatus`,
+   * which the renewal job catches up with later).
+   */
+  statusAt?: { statuses: readonly SubscriptionStatus[]; atMs: number } | undefined;
   after?: string | undefined;
   limit: number;
 }
+
+/** SQL for "the status as of ? is `status`" (one parameter, the time, per `?`). */
+const STATUS_AT: Record<SubscriptionStatus, string> = {
+  trial: "status = 'trial'",
+  active: "status = 'active'",
+  pending_cancel: "(status = 'pending_cancel' AND (current_period_end IS NULL OR current_period_end > ?))",
+  past_due: "(status = 'past_due' AND (current_period_end IS NULL OR current_period_end > ?))",
+  canceled: "(status = 'canceled' OR (status = 'pending_cancel' AND current_period_end <= ?))",
+  expired: "(status = 'expired' OR (status = 'past_due' AND current_period_end <= ?))",
+};
 
 export async function listSubscriptions(q: Sql, appId: string, f: SubscriptionFilter): Promise<SubscriptionRecord[]> {
   const params: SqlValue[] = [appId, f.after ?? ""];
@@ -95,9 +110,13 @@ export async function listSubscriptions(q: Sql, appId: string, f: SubscriptionFi
     sql += " AND account_id = ?";
     params.push(f.accountId);
   }
-  if (f.status !== undefined) {
-    sql += " AND status = ?";
-    params.push(f.status);
+  if (f.statusAt !== undefined && f.statusAt.statuses.length > 0) {
+    const parts = f.statusAt.statuses.map((status) => {
+      const condition = STATUS_AT[status];
+      if (condition.includes("?")) params.push(f.statusAt!.atMs);
+      return condition;
+    });
+    sql += ` AND (${parts.join(" OR ")})`;
   }
   params.push(f.limit);
   return (await q.all<Row>(`${sql} ORDER BY sub_id LIMIT ?`, params)).map(toSub);

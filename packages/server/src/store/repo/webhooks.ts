@@ -62,8 +62,21 @@ export async function getEndpoint(q: Sql, appId: string, id: string): Promise<We
   const r = await q.get<EndpointRow>("SELECT * FROM webhook_endpoints WHERE app_id = ? AND endpoint_id = ? AND deleted_at IS NULL", [appId, id]);
   return r === undefined ? undefined : toEndpoint(r);
 }
-export async function listEndpoints(q: Sql, appId: string): Promise<WebhookEndpointRecord[]> {
-  return (await q.all<EndpointRow>("SELECT * FROM webhook_endpoints WHERE app_id = ? AND deleted_at IS NULL ORDER BY endpoint_id LIMIT 100", [appId])).map(toEndpoint);
+/** Every live endpoint of an application, oldest first (the domain caps how many there can be). */
+export async function listEndpoints(q: Sql, appId: string, limit: number): Promise<WebhookEndpointRecord[]> {
+  return (await q.all<EndpointRow>("SELECT * FROM webhook_endpoints WHERE app_id = ? AND deleted_at IS NULL ORDER BY endpoint_id LIMIT ?", [appId, limit])).map(toEndpoint);
+}
+/** Live endpoints oldest first, `limit` of them after `afterId`. */
+export async function pageEndpoints(q: Sql, appId: string, page: { afterId?: string | undefined; limit: number }): Promise<WebhookEndpointRecord[]> {
+  const rows =
+    page.afterId === undefined
+      ? await q.all<EndpointRow>("SELECT * FROM webhook_endpoints WHERE app_id = ? AND deleted_at IS NULL ORDER BY endpoint_id LIMIT ?", [appId, page.limit])
+      : await q.all<EndpointRow>("SELECT * FROM webhook_endpoints WHERE app_id = ? AND deleted_at IS NULL AND endpoint_id > ? ORDER BY endpoint_id LIMIT ?", [appId, page.afterId, page.limit]);
+  return rows.map(toEndpoint);
+}
+export async function countEndpoints(q: Sql, appId: string): Promise<number> {
+  const row = await q.get<{ n: number }>("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE app_id = ? AND deleted_at IS NULL", [appId]);
+  return Number(row?.n ?? 0);
 }
 export async function deleteEndpoint(tx: Sql, appId: string, id: string, nowMs: number): Promise<boolean> {
   const { changes } = await tx.run("UPDATE webhook_endpoints SET deleted_at = ? WHERE app_id = ? AND endpoint_id = ? AND deleted_at IS NULL", [nowMs, appId, id]);
