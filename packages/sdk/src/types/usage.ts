@@ -71,7 +71,8 @@ export interface UsageSummaryParams {
   context?: UsageContext;
   from?: Timestamp;
   to?: Timestamp;
-  groupBy: UsageGroupBy;
+  /** Default `model`. */
+  groupBy?: UsageGroupBy;
 }
 
 /** One group of the usage summary. */

@@ -38,7 +38,7 @@ export class Metrics {
     });
     this.dbPool = new Gauge({
       name: "tally_db_pool_connections",
-      help: "Database pool connections by state (PostgreSQL)",
+      help: "Database connections by state (total, idle) and work waiting for one (waiting)",
       labelNames: ["state"],
       registers: [this.registry],
     });

@@ -122,12 +122,23 @@ export interface Database {
   read<T>(fn: (q: Sql) => Promise<T>): Promise<T>;
   /** True when the database answers a trivial query. */
   ping(): Promise<boolean>;
+  /** Connections by state, and work waiting for one, for `/metrics`. */
+  connectionStats(): ConnectionStats;
   /**
    * Calls `onNotify` whenever any process announces a change on `channel` (see `notify`). Only
    * databases that several server processes share implement it (PostgreSQL LISTEN/NOTIFY).
    */
   listen?(channel: string, onNotify: () => void): ChangeFeed;
   close(): Promise<void>;
+}
+
+export interface ConnectionStats {
+  /** Open connections. */
+  total: number;
+  /** Of those, connections doing nothing now. */
+  idle: number;
+  /** Transactions or queries waiting for a connection (SQLite: queued for the writer's next batch). */
+  waiting: number;
 }
 
 /** A subscription to change announcements. */

@@ -79,6 +79,10 @@ for (const { kind, available } of DATABASES) {
       expect(res.text).toMatch(/tally_ledger_operations_total\{operation="deduct",outcome="ok"\} [1-9]/);
       // Ids never become labels: one series per route template, not per account.
       expect(res.text).not.toContain(g.body.transaction.accountId);
+      // The database's connections, on either database.
+      expect(res.text).toMatch(/tally_db_pool_connections\{state="total"\} [1-9]/);
+      expect(res.text).toMatch(/tally_db_pool_connections\{state="idle"\} \d+/);
+      expect(res.text).toMatch(/tally_db_pool_connections\{state="waiting"\} \d+/);
     });
 
     it("GET /openapi.json is an OpenAPI 3.1 document with the contract's components and every core route", async () => {

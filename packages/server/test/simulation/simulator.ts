@@ -251,6 +251,9 @@ export class FaultyDatabase implements Database {
   read<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
     return this.inner.read(fn);
   }
+  connectionStats(): ReturnType<Database["connectionStats"]> {
+    return this.inner.connectionStats();
+  }
   ping(): Promise<boolean> {
     return this.inner.ping();
   }

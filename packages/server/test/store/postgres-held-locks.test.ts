@@ -47,6 +47,7 @@ function countingRuns(db: Database): { db: Database; runs: () => number } {
     }, options),
     read: (fn) => db.read(fn),
     ping: () => db.ping(),
+    connectionStats: () => db.connectionStats(),
     close: async () => undefined,
   };
   return { db: counted, runs: () => runs };
@@ -207,6 +208,7 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends of one account in one bat
           transaction: (fn, options) => db.transaction(fn, { ...options, lane }),
           read: (fn) => db.read(fn),
           ping: () => db.ping(),
+          connectionStats: () => db.connectionStats(),
           close: async () => undefined,
         };
         const scope = { ...base, db: laned };
@@ -344,6 +346,7 @@ describe.skipIf(!postgresAvailable)("PostgreSQL spends that wait for their accou
       }, options),
       read: (fn) => other.read(fn),
       ping: () => other.ping(),
+      connectionStats: () => other.connectionStats(),
       close: async () => undefined,
     };
     return { db, held };

@@ -18,12 +18,10 @@ export function systemRoutes(r: Router, deps: RouteDeps): void {
   r.add(
     { method: "GET", url: "/metrics", auth: "public", tag: "Operations", summary: "Prometheus metrics", responses: { 200: Type.String() } },
     async (ctx) => {
-      const pool = (deps.db as { pool?: { totalCount: number; idleCount: number; waitingCount: number } }).pool;
-      if (pool) {
-        deps.metrics.dbPool.set({ state: "total" }, pool.totalCount);
-        deps.metrics.dbPool.set({ state: "idle" }, pool.idleCount);
-        deps.metrics.dbPool.set({ state: "waiting" }, pool.waitingCount);
-      }
+      const connections = deps.db.connectionStats();
+      deps.metrics.dbPool.set({ state: "total" }, connections.total);
+      deps.metrics.dbPool.set({ state: "idle" }, connections.idle);
+      deps.metrics.dbPool.set({ state: "waiting" }, connections.waiting);
       ctx.reply.type(deps.metrics.registry.contentType);
       ctx.reply.serializer((s: unknown) => String(s));
       return deps.metrics.registry.metrics();

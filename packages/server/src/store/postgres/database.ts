@@ -2,7 +2,7 @@ import pg from "pg";
 import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { PgChangeFeed } from "./change-feed.ts";
-import { HeldLocks, isContention, type ChangeFeed, type Database, type Dialect, type Sql, type SqlValue, type TransactionOptions } from "../sql.ts";
+import { HeldLocks, isContention, type ChangeFeed, type ConnectionStats, type Database, type Dialect, type Sql, type SqlValue, type TransactionOptions } from "../sql.ts";
 
 const POSTGRES_DIALECT: Dialect = { name: "postgres", forUpdate: " FOR UPDATE", forUpdateOf: (alias) => ` FOR UPDATE OF ${alias}` };
 
@@ -355,6 +355,10 @@ export class PostgresDatabase implements Database {
 
   async exec(sql: string): Promise<void> {
     await this.pool.query(sql);
+  }
+
+  connectionStats(): ConnectionStats {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
   }
 
   async ping(): Promise<boolean> {

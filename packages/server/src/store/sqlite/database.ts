@@ -2,7 +2,7 @@ import BetterSqlite3 from "better-sqlite3";
 import assert from "node:assert/strict";
 import { closeSync, fdatasync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import type { Database, Dialect, Sql, TransactionOptions } from "../sql.ts";
+import type { ConnectionStats, Database, Dialect, Sql, TransactionOptions } from "../sql.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { StatementCache } from "./statements.ts";
 import { ensureWalCoalescing } from "./wal-coalesce.ts";
@@ -494,6 +494,11 @@ export class SqliteDatabase implements Database {
         // Closed meanwhile: SQLite ended the transaction with the connection.
       }
     }
+  }
+
+  /** The writer and the reader connection; the writer is busy while a batch runs. */
+  connectionStats(): ConnectionStats {
+    return { total: 2, idle: this.draining ? 1 : 2, waiting: this.queue.length };
   }
 
   async ping(): Promise<boolean> {
