@@ -96,13 +96,13 @@ declare module "fastify" {
   }
 }
 
+/** The query of an API route that takes none: empty. */
+const NO_QUERY = strictObject({});
+
 /**
  * Registers routes on Fastify and remembers them: the route table feeds the OpenAPI document
  * and the authorization-matrix test, so a route cannot exist without an auth decision.
  */
-/** The query of an API route that takes none: empty. */
-const NO_QUERY = strictObject({});
-
 export class Router {
   readonly routes: RouteRecord[] = [];
   readonly directRoutes: DirectRoute[] = [];
