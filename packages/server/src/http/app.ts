@@ -106,6 +106,10 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
     try {
       parsed = parseJsonBody(text);
     } catch (error) {
+      if (request.hmacPending === true) {
+        request.bodyErrorAfterSignature = error as Error;
+        return done(null, undefined);
+      }
       return done(error as Error, undefined);
     }
     done(null, parsed);

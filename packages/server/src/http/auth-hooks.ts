@@ -11,6 +11,11 @@ declare module "fastify" {
   interface FastifyRequest {
     /** Set when a `Tally-HMAC` signature waits for the body before it can be checked. */
     hmacPending?: boolean;
+    /**
+     * Why a signed request's body would not parse, held back until its signature is checked: a
+     * forged request is 401 whatever its body, and only a signed one learns its JSON is bad.
+     */
+    bodyErrorAfterSignature?: Error;
   }
 }
 
@@ -122,6 +127,7 @@ export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void
           .authenticateHmac(request.headers.authorization!, { method: request.method, pathWithQuery: request.url, body: request.rawBody ?? "" })
           .then((principal) => {
             request.hmacPending = false;
+            if (request.bodyErrorAfterSignature !== undefined) throw request.bodyErrorAfterSignature;
             return admit(request, principal);
           }),
       done,

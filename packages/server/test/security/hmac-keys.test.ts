@@ -142,6 +142,12 @@ for (const { kind, available } of DATABASES) {
       expectError(await hmacCall(first.url, { ...readOnly, secret: "hk_wrong" }, "POST", "/v1/credits/grant", { accountId, amount: 1 }), 401, "UNAUTHENTICATED");
     });
 
+    it("answers a forged request 401 whatever its body, and only a correctly signed one learns its JSON is bad (400)", async () => {
+      const creds = await createHmacKey();
+      expectError(await hmacCall(first.url, { ...creds, secret: "hk_wrong" }, "POST", "/v1/accounts", "{not json"), 401, "UNAUTHENTICATED");
+      expectError(await hmacCall(first.url, creds, "POST", "/v1/accounts", "{not json"), 400, "INVALID_JSON");
+    });
+
     it("stops accepting a revoked HMAC key on the very next request, on every process", async () => {
       const doomed = await createHmacKey();
       expectStatus(await hmacCall(second.url, doomed, "GET", "/v1/app"), 200);
