@@ -83,6 +83,16 @@ for (const { kind, available } of DATABASES) {
       expect(invoices.map((i: { orderId: string }) => i.orderId)).toContain(pending.body.order.id);
     });
 
+    it("refuses (400) a Stripe webhook when Stripe is not configured: no secret to verify it with, and nothing changes", async () => {
+      const res = await fetch(`${h.url}/v1/payments/stripe/webhook`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "stripe-signature": "t=1,v1=00" },
+        body: JSON.stringify({ type: "checkout.session.completed", data: { object: { metadata: { tally_order_id: "ord_x" } } } }),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("VALIDATION_ERROR");
+    });
+
     it("a refund claws back the order's credits: its own lot first, then other credits, never below zero", async () => {
       const account = (await h.api("POST", "/v1/accounts", { externalId: "clawback_1" })).body;
       const pack = (await h.api("POST", "/v1/addons", { name: "Pack", unit: "credits", creditQty: 1000, priceAmount: 900, currency: "usd" })).body;

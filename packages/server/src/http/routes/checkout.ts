@@ -123,7 +123,13 @@ export function checkoutRoutes(r: Router, deps: RouteDeps): void {
       responses: { 200: Type.Object({ received: Type.Boolean(), outcome: Type.String() }) },
     },
     async ({ request }) => {
-      if (provider.parseWebhook === undefined) throw new TallyError("NOT_FOUND", "Stripe is not the configured payment provider");
+      // Without Stripe configured there is no secret to verify a signature with: the event is
+      // refused as any unverifiable one is (400), and nothing changes.
+      if (provider.parseWebhook === undefined) {
+        throw new TallyError("VALIDATION_ERROR", "Stripe is not the configured payment provider: no webhook secret to verify this event with", {
+          issues: [{ path: "/stripe-signature", message: "cannot be verified: STRIPE_WEBHOOK_SECRET is not set" }],
+        });
+      }
       const header = request.headers["stripe-signature"];
       let event;
       try {
