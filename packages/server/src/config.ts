@@ -41,7 +41,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   const synchronous = (env["TALLY_SQLITE_SYNCHRONOUS"] ?? "FULL").toUpperCase();
   if (synchronous !== "FULL" && synchronous !== "NORMAL" && synchronous !== "OFF") throw new Error("TALLY_SQLITE_SYNCHRONOUS must be FULL, NORMAL or OFF");
   const adminToken = env["TALLY_ADMIN_TOKEN"];
-  if (adminToken !== undefined && adminToken.length < 16) throw new Error("TALLY_ADMIN_TOKEN must be at least 16 characters");
   const sweepIntervalMs = Number(env["TALLY_SWEEP_INTERVAL_MS"] ?? 1000);
   const poolSize = Number(env["TALLY_PG_POOL_SIZE"] ?? 16);
   const pgLanes = env["TALLY_PG_LANES"] === undefined || env["TALLY_PG_LANES"] === "" ? undefined : Number(env["TALLY_PG_LANES"]);

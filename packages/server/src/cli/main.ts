@@ -17,6 +17,9 @@ import { copyFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+/** The admin token's length below which `serve` warns (a generated one is longer). */
+const ADMIN_TOKEN_LENGTH_ADVISED = 16;
+
 const program = new Command("tally").description("Tally: a self-hosted credits ledger for AI products");
 
 const databaseOption = () => new Option("--database <url>", "sqlite:PATH or postgres://… (default: TALLY_DATABASE_URL or sqlite:./data/tally.db)");
@@ -61,6 +64,11 @@ program
     const shim = config.databaseUrl.startsWith("sqlite:") ? ensureWalCoalescing() : undefined;
     // Slower commits, same guarantees: worth a line, since nothing else would show it.
     if (shim !== undefined && !shim.active) server.app.log.warn({ reason: shim.reason }, "SQLite runs without Tally's WAL shim (one write per commit, paced checkpoints)");
+    // A short operator token is the operator's choice (a test setup, say), but it guards every
+    // application: say so rather than refuse to start.
+    if (config.adminToken !== undefined && config.adminToken.length < ADMIN_TOKEN_LENGTH_ADVISED) {
+      server.app.log.warn(`TALLY_ADMIN_TOKEN is shorter than ${ADMIN_TOKEN_LENGTH_ADVISED} characters: easy to guess; use a long random one (e.g. openssl rand -hex 32) anywhere but a test`);
+    }
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;
