@@ -94,7 +94,7 @@ export async function writeOutbox(
   if (endpoints.length === 0) return;
   await emitEvents(ctx, events);
   if (balance.availableAfter >= balance.availableBefore) return;
-  const listening = endpoints.filter((e) => e.events.includes("balance.low"));
+  const listening = endpoints.filter((e) => e.events.includes("balance.low") || e.events.includes("*"));
   if (listening.length === 0) return;
   // An endpoint's own threshold, else the account's metadata `balanceLowThreshold` (read only here).
   let accountThreshold: number | null | undefined;

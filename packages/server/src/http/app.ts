@@ -12,7 +12,8 @@ import { installAuthHooks } from "./auth-hooks.ts";
 import { installCors } from "./cors.ts";
 import { installSecurityHeaders } from "./security-headers.ts";
 import { REDACTED_LOG_PATHS } from "./log-redaction.ts";
-import { envelope, sendError } from "./errors.ts";
+import { envelope, NUL_MESSAGE, sendError } from "./errors.ts";
+import { TallyError } from "../domain/errors.ts";
 import { IdempotencyLayer } from "./idempotency.ts";
 import { Router } from "./router.ts";
 import { lazyChildLoggerFactory } from "./lazy-logger.ts";
@@ -139,7 +140,9 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
   // header pays no promise and no microtask for them.
   app.addHook("preHandler", (request, reply, done) => {
     const config = request.routeOptions.config;
-    if (!MUTATING.has(request.method) || config?.idempotent === false || config?.auth === "public" || request.headers["idempotency-key"] === undefined) return done();
+    // A path no route matches (no auth decision) is a 404 with nothing to replay or guard.
+    if (!MUTATING.has(request.method) || config?.auth === undefined || config.idempotent === false || config.auth === "public" || request.headers["idempotency-key"] === undefined) return done();
+    // Admin routes (creating applications) act on no application: the operator's own keyspace.
     const appId = request.scope?.appId ?? "_admin";
     // A replay or conflict is answered by `begin` itself; Fastify then stops the chain (as for
     // an async hook, whose promise this is).
@@ -173,6 +176,14 @@ export async function buildApp(options: AppOptions): Promise<BuiltApp> {
       return;
     }
     reply.code(404).type("application/json; charset=utf-8").send(envelope("NOT_FOUND", `No route ${request.method} ${path}`, request.id));
+  });
+
+  // PostgreSQL cannot store U+0000 and no id or filter holds one: a path or query that decodes
+  // to it is refused, as a body holding one is (json-body.ts). The direct dispatcher never takes
+  // a URL with an escape in it.
+  app.addHook("preValidation", (request, _reply, done) => {
+    if (request.url.includes("%00")) return done(new TallyError("VALIDATION_ERROR", "Invalid URL: it holds U+0000", { issues: [{ path: "/", message: NUL_MESSAGE }] }));
+    done();
   });
 
   // Body-less POSTs (cancel, confirm with defaults) validate as an empty object.

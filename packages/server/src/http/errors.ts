@@ -1,6 +1,9 @@
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { TallyError, type ErrorCode, ERROR_STATUS } from "../domain/errors.ts";
-import { isContention, isUnavailable } from "../store/sql.ts";
+import { isContention, isUnavailable, isUnstorableText } from "../store/sql.ts";
+
+/** Why a string with U+0000 is refused (PostgreSQL cannot store it; no name or key needs it). */
+export const NUL_MESSAGE = "strings may not contain the NUL character (U+0000)";
 
 export function envelope(code: ErrorCode, message: string, requestId: string, details?: Record<string, unknown>): string {
   const error: Record<string, unknown> = { code, message, status: ERROR_STATUS[code], requestId };
@@ -77,6 +80,9 @@ export function toErrorResponse(error: unknown, requestId: string, log: FastifyB
     // Nothing was written (the request's savepoint was rolled back), so a retry is safe.
     log.warn({ err: error, reqId: requestId }, "database contention outlasted retries");
     return { status: 503, body: envelope("UNAVAILABLE", "The database was too contended to finish this request; nothing was written, retry it", requestId), headers: { "retry-after": "1" } };
+  }
+  if (isUnstorableText(error)) {
+    return { status: 400, body: envelope("VALIDATION_ERROR", "A string holds a character that cannot be stored", requestId, { issues: [{ path: "/", message: NUL_MESSAGE }] }) };
   }
   log.error({ err: error, reqId: requestId }, "unhandled error");
   return { status: 500, body: envelope("INTERNAL", "Internal error", requestId) };

@@ -181,6 +181,16 @@ export function isContention(error: unknown): boolean {
   return code === "40P01" || code === "40001";
 }
 
+/**
+ * Text PostgreSQL cannot store (22021: a NUL byte; 22P05: an untranslatable character). The HTTP
+ * layer refuses NUL before it gets here; this keeps any that slip through a 400, not a 500.
+ */
+export function isUnstorableText(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === "22021" || code === "22P05";
+}
+
 /** Errors that mean "the database is not reachable now", answered 503 rather than 500. */
 export function isUnavailable(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;

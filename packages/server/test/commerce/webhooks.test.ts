@@ -137,6 +137,18 @@ for (const { kind, available } of DATABASES) {
       await h.api("DELETE", `/v1/webhook-endpoints/${ep.id}`);
     });
 
+    it("an endpoint subscribed to every event (*) gets balance.low too", async () => {
+      receiver.state.down = false;
+      receiver.state.received.length = 0;
+      const ep = (await h.api("POST", "/v1/webhook-endpoints", { url: receiver.url, events: ["*"], balanceLowThreshold: 10 })).body;
+      const account = (await h.api("POST", "/v1/accounts", { externalId: "hooked_star" })).body;
+      await h.api("POST", "/v1/credits/grant", { accountId: account.id, amount: 15 });
+      await h.api("POST", "/v1/credits/deduct", { accountId: account.id, amount: 10 }); // 5: crossed 10
+      await deliverOnce(db(), clock);
+      expect(receiver.state.received.map((r) => JSON.parse(r.body).type)).toEqual(["credits.granted", "credits.deducted", "balance.low"]);
+      await h.api("DELETE", `/v1/webhook-endpoints/${ep.id}`);
+    });
+
     it("subscription renewals and cancellations are announced; an application without endpoints writes no outbox rows", async () => {
       receiver.state.down = false;
       receiver.state.received.length = 0;

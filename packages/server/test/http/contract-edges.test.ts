@@ -105,6 +105,16 @@ for (const { kind, available } of DATABASES) {
       expect(garbled.headers["content-type"]).toContain("application/json");
     });
 
+    it("refuses U+0000 in a body string, a path or a query with 400 (PostgreSQL cannot store it), but takes the text \\u0000", async () => {
+      expectError(await h.api("POST", "/v1/accounts", { name: "a\u0000b" }), 400, "VALIDATION_ERROR");
+      expectError(await h.api("POST", "/v1/credits/grant", { externalId: "x\u0000", amount: 1 }), 400, "VALIDATION_ERROR");
+      expectError(await h.api("GET", "/v1/accounts/acct_%00"), 400, "VALIDATION_ERROR");
+      expectError(await h.api("GET", "/v1/accounts?externalId=a%00b"), 400, "VALIDATION_ERROR");
+      const literal = await h.api("POST", "/v1/accounts", { name: "back\\u0000slash" });
+      expectStatus(literal, 201);
+      expect(literal.body.name).toBe("back\\u0000slash");
+    });
+
     it("finds a manual checkout's order by the session id the checkout answered (GET /v1/orders/cs_…)", async () => {
       const externalId = uid("buyer");
       await h.api("POST", "/v1/accounts", { externalId });
