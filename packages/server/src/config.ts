@@ -42,7 +42,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   if (synchronous !== "FULL" && synchronous !== "NORMAL" && synchronous !== "OFF") throw new Error("TALLY_SQLITE_SYNCHRONOUS must be FULL, NORMAL or OFF");
   const adminToken = env["TALLY_ADMIN_TOKEN"];
   const sweepIntervalMs = Number(env["TALLY_SWEEP_INTERVAL_MS"] ?? 1000);
+  if (!Number.isInteger(sweepIntervalMs) || sweepIntervalMs < 10 || sweepIntervalMs > 3_600_000) throw new Error("TALLY_SWEEP_INTERVAL_MS must be an integer 10–3600000 (milliseconds)");
   const poolSize = Number(env["TALLY_PG_POOL_SIZE"] ?? 16);
+  if (!Number.isInteger(poolSize) || poolSize < 3 || poolSize > 1000) throw new Error("TALLY_PG_POOL_SIZE must be an integer 3–1000");
+  const walCoalesce = (env["TALLY_SQLITE_WAL_COALESCE"] ?? "on").toLowerCase();
+  if (!["on", "off", "1", "0", "true", "false"].includes(walCoalesce)) throw new Error("TALLY_SQLITE_WAL_COALESCE must be on or off");
   const pgLanes = env["TALLY_PG_LANES"] === undefined || env["TALLY_PG_LANES"] === "" ? undefined : Number(env["TALLY_PG_LANES"]);
   if (pgLanes !== undefined && (!Number.isInteger(pgLanes) || pgLanes < 1 || pgLanes > 256)) throw new Error("TALLY_PG_LANES must be an integer 1–256");
   const directRoutes = (env["TALLY_DIRECT_ROUTES"] ?? "on").toLowerCase();

@@ -14,7 +14,7 @@ export function assertSameOperation(
   if (!expected.types.includes(existing.type) || existing.accountId !== expected.accountId || !sameAmount || !sameUnit) {
     throw new TallyError(
       "IDEMPOTENCY_KEY_REUSED",
-      `Idempotency key ${JSON.stringify(existing.idempotencyKey)} was already used for a different operation (${existing.type} ${existing.id})`,
+      `Idempotency key ${JSON.stringify(existing.idempotencyKey)} was already used for a different request: ${existing.type} ${existing.id} of ${Math.abs(existing.amount)} ${existing.unit} on account ${existing.accountId}`,
       { transactionId: existing.id },
     );
   }

@@ -23,6 +23,26 @@ interface AjvIssue {
   params: Record<string, unknown>;
 }
 
+/**
+ * A value outside a set of literals (`groupBy`, `status`, …) fails every branch of its `anyOf`
+ * (one "must be equal to constant" each) and then the `anyOf`: one issue naming the choices says it.
+ */
+function collapseChoices(issues: readonly AjvIssue[]): AjvIssue[] {
+  const choices = new Map<string, unknown[]>();
+  const anyOfAt = new Set(issues.filter((v) => v.keyword === "anyOf").map((v) => v.instancePath));
+  for (const v of issues) {
+    if (v.keyword === "const" && anyOfAt.has(v.instancePath)) choices.set(v.instancePath, [...(choices.get(v.instancePath) ?? []), v.params["allowedValue"]]);
+  }
+  if (choices.size === 0) return [...issues];
+  const out: AjvIssue[] = [];
+  for (const v of issues) {
+    const allowed = choices.get(v.instancePath);
+    if (allowed === undefined || allowed.length < 2) out.push(v);
+    else if (v.keyword === "anyOf") out.push({ ...v, message: `must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}` });
+  }
+  return out;
+}
+
 export interface ErrorResponse {
   status: number;
   body: string;
@@ -42,7 +62,7 @@ export function toErrorResponse(error: unknown, requestId: string, log: FastifyB
   const fe = error as FastifyError & { validation?: AjvIssue[]; validationContext?: string };
   if (Array.isArray(fe.validation)) {
     const where = fe.validationContext === "querystring" ? "query" : fe.validationContext ?? "body";
-    const issues = fe.validation.slice(0, 20).map((v) => {
+    const issues = collapseChoices(fe.validation).slice(0, 20).map((v) => {
       const extra =
         v.keyword === "additionalProperties" ? `/${String(v.params["additionalProperty"])}` : v.keyword === "required" ? `/${String(v.params["missingProperty"])}` : "";
       const path = ajvPath(v.instancePath) === "/" ? extra || "/" : ajvPath(v.instancePath) + extra;

@@ -115,6 +115,13 @@ for (const { kind, available } of DATABASES) {
       expect(literal.body.name).toBe("back\\u0000slash");
     });
 
+    it("names the allowed values once when a value is outside a set of choices (groupBy, status)", async () => {
+      const res = await h.api("GET", "/v1/usage/summary?groupBy=type");
+      expectError(res, 400, "VALIDATION_ERROR");
+      expect(res.body.error.details.issues).toEqual([expect.objectContaining({ path: "/groupBy", message: 'must be one of "model", "day", "usageType", "account"' })]);
+      expect(res.body.error.message).toContain('must be one of "model"');
+    });
+
     it("finds a manual checkout's order by the session id the checkout answered (GET /v1/orders/cs_…)", async () => {
       const externalId = uid("buyer");
       await h.api("POST", "/v1/accounts", { externalId });
