@@ -56,7 +56,7 @@ async function fulfilWithin(ctx: Ctx, orderId: string, refs: { providerRef?: str
   if (refs.providerRef != null && before.providerRef !== null && before.providerRef !== refs.providerRef) {
     throw validationError("/providerRef", `order ${orderId} belongs to checkout ${before.providerRef}`);
   }
-  if (!(await repo.markPaidIfPending(tx, appId, orderId, nowMs, refs.paymentRef ?? null))) {
+  if (!(await repo.markPaidIfPending(tx, appId, orderId, nowMs, { paymentRef: refs.paymentRef ?? null, providerRef: refs.providerRef ?? null }))) {
     return { order: before, grant: null, alreadyProcessed: true };
   }
   let grant: LotRecord | null = null;
@@ -102,12 +102,12 @@ export async function fulfilOrder(scope: Scope, orderId: string, refs: { provide
 }
 
 /** The operator says a manual order was paid (admin scope). */
-export async function markPaid(scope: Scope, orderId: string): Promise<FulfilResult> {
+export async function markPaid(scope: Scope, orderId: string, refs: { providerRef?: string | undefined; paymentRef?: string | undefined } = {}): Promise<FulfilResult> {
   const order = await getOrder(scope, orderId);
   if (order.status !== "pending" && order.status !== "paid") {
     throw new TallyError("VALIDATION_ERROR", `Order ${order.id} is ${order.status}; only a pending order can be marked paid`, { issues: [{ path: "/orderId", message: `order is ${order.status}` }] });
   }
-  return fulfilOrder(scope, order.id);
+  return fulfilOrder(scope, order.id, { providerRef: refs.providerRef ?? null, paymentRef: refs.paymentRef ?? null });
 }
 
 export interface RefundOrderResult {

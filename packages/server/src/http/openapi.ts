@@ -1,11 +1,12 @@
 import type { TSchema } from "typebox";
 import type { RouteRecord } from "./router.ts";
 import { ErrorEnvelope } from "./schemas/common.ts";
+import * as commerce from "./schemas/commerce.ts";
 import * as models from "./schemas/models.ts";
 
 type Json = Record<string, unknown>;
 
-const NAMED: Array<[string, TSchema]> = Object.entries(models)
+const NAMED: Array<[string, TSchema]> = [...Object.entries(models), ...Object.entries(commerce)]
   .filter(([, s]) => typeof s === "object" && s !== null && typeof (s as unknown as { title?: unknown }).title === "string")
   .map(([, s]) => [(s as unknown as { title: string }).title, s as TSchema]);
 

@@ -133,6 +133,12 @@ for (const { kind, available } of DATABASES) {
       expectStatus(order, 200);
       expect(order.body.id).toBe(session.body.order.id);
       expectError(await h.api("GET", "/v1/orders/cs_01KBR7Q3ZP6W8B8Y5Q2J9T4N6M"), 404, "ORDER_NOT_FOUND");
+      // Marking it paid may record where the money came from; the order is then found by that id too.
+      const paid = await h.api("POST", `/v1/orders/${order.body.id}/mark-paid`, { providerRef: `wire-${externalId}`, paymentRef: "rcpt-1" });
+      expectStatus(paid, 200);
+      expect(paid.body).toMatchObject({ alreadyProcessed: false, order: { status: "paid", providerRef: `wire-${externalId}` } });
+      expect((await h.api("GET", `/v1/orders/wire-${externalId}`)).body.id).toBe(order.body.id);
+      expectError(await h.api("POST", `/v1/orders/${order.body.id}/mark-paid`, { nope: 1 }), 400, "VALIDATION_ERROR");
     });
 
     it("webhook endpoints: any non-empty secret, GET one, lists paged with limit and cursor", async () => {
@@ -171,7 +177,7 @@ for (const { kind, available } of DATABASES) {
       const externalId = uid("subs");
       const crowd = uid("crowd");
       for (const id of [externalId, crowd]) expectStatus(await h.api("POST", "/v1/accounts", { externalId: id }), 201);
-      const first = await h.api("POST", "/v1/subscriptions", { externalId, planId: plan.id, startMode: "immediate" });
+      const first = await h.api("POST", "/v1/subscriptions", { externalId, planId: plan.id }); // startMode defaults to immediate
       expectStatus(first, 201);
       const before = Date.now();
       const later = await h.api("POST", "/v1/subscriptions", { externalId, planId: plan.id, startMode: "period_end" });

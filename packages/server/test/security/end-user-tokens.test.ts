@@ -167,6 +167,8 @@ for (const { kind, available } of DATABASES) {
       expectError(await call(h.url, token, "POST", "/v1/apps", { name: "x" }), 403, "FORBIDDEN");
       expectError(await call(h.url, token, "GET", "/v1/app"), 403, "FORBIDDEN");
       expect((await me(token, "/v1/me/balance")).body.balance).toBe(90);
+      expect((await me(token, "/v1/me/usage?modelId=m")).body.items).toHaveLength(1);
+      expect((await me(token, "/v1/me/usage?modelId=other")).body.items).toHaveLength(0);
     });
 
     it("forbids (403) an end-user token on routes that do not exist too, except GETs under /v1/me (404 there)", async () => {

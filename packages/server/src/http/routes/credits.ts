@@ -12,7 +12,8 @@ import { notFound, validationError } from "../../domain/errors.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import type { TransactionType as TxType } from "../../store/records.ts";
 
-const DryRunResult = Type.Object({
+/** What a `dryRun: true` deduct or reservation answers (200): what would happen, nothing done. */
+export const DryRunResult = Type.Object({
   dryRun: Type.Literal(true),
   wouldSucceed: Type.Boolean(),
   amount: Type.Integer(),

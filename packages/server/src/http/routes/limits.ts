@@ -2,19 +2,14 @@ import { Type } from "typebox";
 import type { Router } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
 import { Id, IdParams, NonNegativeAmount, Unit, strictObject } from "../schemas/common.ts";
+import { AutoTopup, SpendLimit } from "../schemas/commerce.ts";
 import { setAutoTopup } from "../../domain/auto-topup.ts";
 import { getSpendLimits, setSpendLimits } from "../../domain/spend-limits.ts";
 import { requireAccount } from "../../domain/accounts.ts";
 import { notFound } from "../../domain/errors.ts";
 
+/** A limit, or null for none. */
 const Nullable = Type.Union([NonNegativeAmount, Type.Null()]);
-const SpendLimit = Type.Object(
-  {
-    accountId: Type.String(), unit: Type.String(), perHour: Nullable, perDay: Nullable, perMonth: Nullable,
-    spent: Type.Object({ hour: Type.Integer(), day: Type.Integer(), month: Type.Integer() }),
-  },
-  { title: "SpendLimit" },
-);
 
 export function limitRoutes(r: Router, _deps: RouteDeps): void {
   r.add(
@@ -23,7 +18,7 @@ export function limitRoutes(r: Router, _deps: RouteDeps): void {
       summary: "When available falls below threshold after a spend, one purchase of the add-on starts (never two at once)",
       params: IdParams("accountId"),
       body: strictObject({ unit: Type.Optional(Unit), threshold: NonNegativeAmount, addonId: Id, enabled: Type.Boolean() }),
-      responses: { 200: Type.Object({ accountId: Type.String(), unit: Type.String(), threshold: Type.Integer(), addonId: Type.String(), enabled: Type.Boolean(), inFlightOrderId: Type.Union([Type.String(), Type.Null()]) }, { title: "AutoTopup" }) },
+      responses: { 200: AutoTopup },
     },
     async ({ scope, params, body }) => setAutoTopup(scope, { accountId: params.accountId }, { ...body, unit: body.unit ?? "credits" }),
   );

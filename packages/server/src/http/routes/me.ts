@@ -1,7 +1,7 @@
 import { Type } from "typebox";
 import type { Router } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
-import { Page, PageQuery, Timestamp, Unit, strictObject } from "../schemas/common.ts";
+import { Page, PageQuery, ShortString, Timestamp, Unit, strictObject } from "../schemas/common.ts";
 import { Account, Balance, Transaction, TransactionType, UsageContext, UsageRecord } from "../schemas/models.ts";
 import { page, present } from "../present.ts";
 import { requireAccount } from "../../domain/accounts.ts";
@@ -102,7 +102,7 @@ export function meRoutes(r: Router, _deps: RouteDeps): void {
       auth: "me",
       tag,
       summary: "The user's usage records, newest first",
-      query: strictObject({ ...PageQuery, context: Type.Optional(UsageContext), from: Type.Optional(Timestamp), to: Type.Optional(Timestamp) }),
+      query: strictObject({ ...PageQuery, context: Type.Optional(UsageContext), modelId: Type.Optional(ShortString), from: Type.Optional(Timestamp), to: Type.Optional(Timestamp) }),
       responses: { 200: Page(UsageRecord) },
     },
     async ({ scope, principal, query }) => {
@@ -112,6 +112,7 @@ export function meRoutes(r: Router, _deps: RouteDeps): void {
         accountId: account.id,
         limit: limit + 1,
         ...(query.context !== undefined ? { context: query.context as Ctx } : {}),
+        ...(query.modelId !== undefined ? { modelId: query.modelId } : {}),
         ...(query.from !== undefined ? { fromMs: Date.parse(query.from) } : {}),
         ...(query.to !== undefined ? { toMs: Date.parse(query.to) } : {}),
         ...(query.cursor !== undefined ? { beforeId: query.cursor } : {}),

@@ -1,7 +1,7 @@
 import { Type } from "typebox";
 import type { Router } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
-import { Description, IdParams, Page, PageQuery, strictObject } from "../schemas/common.ts";
+import { Description, IdParams, Page, PageQuery, ShortString, strictObject } from "../schemas/common.ts";
 import { Invoice, Order } from "../schemas/commerce.ts";
 import { Transaction } from "../schemas/models.ts";
 import { baseUrlOf, presentCommerce as p } from "../present-commerce.ts";
@@ -24,10 +24,14 @@ export function orderRoutes(r: Router, deps: RouteDeps): void {
     {
       method: "POST", url: "/v1/orders/{orderId}/mark-paid", auth: "app", scope: "admin", tag: "Orders",
       summary: "Mark a pending order paid (manual payments) and fulfil it, exactly once",
-      params: IdParams("orderId"), responses: { 200: Type.Object({ order: Order, alreadyProcessed: Type.Boolean() }) },
+      params: IdParams("orderId"),
+      // Where the money came from, for the books: the payment's reference (a bank transfer, a
+      // receipt) and, when another system took it, that system's id for the order.
+      body: strictObject({ providerRef: Type.Optional(ShortString), paymentRef: Type.Optional(ShortString) }),
+      responses: { 200: Type.Object({ order: Order, alreadyProcessed: Type.Boolean() }) },
     },
-    async ({ scope, params }) => {
-      const out = await orders.markPaid(scope, params.orderId);
+    async ({ scope, params, body }) => {
+      const out = await orders.markPaid(scope, params.orderId, body);
       return { order: p.order(out.order), alreadyProcessed: out.alreadyProcessed };
     },
   );

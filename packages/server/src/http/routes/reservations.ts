@@ -7,7 +7,7 @@ import { page, present } from "../present.ts";
 import * as reservations from "../../domain/reservations.ts";
 import { checkAccountRef, requireAccount } from "../../domain/accounts.ts";
 import { LIMITS } from "../../domain/limits.ts";
-import { ledgerKey } from "./credits.ts";
+import { DryRunResult, ledgerKey } from "./credits.ts";
 import type { ReservationOutcome } from "../../domain/reservations.ts";
 import type { ReservationStatus as Status } from "../../store/records.ts";
 
@@ -48,7 +48,7 @@ export function reservationRoutes(r: Router, _deps: RouteDeps): void {
       responses: {
         201: Type.Union([
           Type.Intersect([Reservation, Type.Object({ balance: Type.Optional(Balance), alreadyProcessed: Type.Optional(Type.Boolean()) })]),
-          Type.Object({ dryRun: Type.Literal(true), wouldSucceed: Type.Boolean(), allocations: Type.Array(Allocation), balance: Balance }),
+          DryRunResult,
         ]),
       },
     },

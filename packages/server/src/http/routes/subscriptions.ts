@@ -18,14 +18,14 @@ export function subscriptionRoutes(r: Router, _deps: RouteDeps): void {
       body: strictObject({
         ...AccountRefFields,
         planId: Id,
-        startMode: Type.Union([Type.Literal("immediate"), Type.Literal("period_end")], { default: "immediate" }),
+        startMode: Type.Optional(Type.Union([Type.Literal("immediate"), Type.Literal("period_end")], { default: "immediate" })),
         trialDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 730 })),
       }),
       responses: { 201: Subscription },
     },
     async ({ scope, body }) => {
       checkAccountRef(body);
-      return p.subscription(await subs.createSubscription(scope, body));
+      return p.subscription(await subs.createSubscription(scope, { ...body, startMode: body.startMode ?? "immediate" }));
     },
   );
   r.add(

@@ -124,3 +124,18 @@ export const WebhookDelivery = Type.Object(
   },
   { title: "WebhookDelivery" },
 );
+
+const NullableAmount = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]);
+
+export const SpendLimit = Type.Object(
+  {
+    accountId: Type.String(), unit: Type.String(), perHour: NullableAmount, perDay: NullableAmount, perMonth: NullableAmount,
+    spent: Type.Object({ hour: Type.Integer(), day: Type.Integer(), month: Type.Integer() }),
+  },
+  { title: "SpendLimit" },
+);
+
+export const AutoTopup = Type.Object(
+  { accountId: Type.String(), unit: Type.String(), threshold: Type.Integer(), addonId: Type.String(), enabled: Type.Boolean(), inFlightOrderId: Type.Union([Type.String(), Type.Null()]) },
+  { title: "AutoTopup" },
+);

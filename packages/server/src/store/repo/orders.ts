@@ -72,10 +72,11 @@ export async function setCheckout(tx: Sql, appId: string, id: string, providerRe
 }
 
 /** pending → paid, once: false when the order was not pending (already fulfilled, canceled or refunded). */
-export async function markPaidIfPending(tx: Sql, appId: string, id: string, nowMs: number, paymentRef: string | null): Promise<boolean> {
+/** pending → paid, once; records the payment's reference, and the provider's id for the order if it had none. */
+export async function markPaidIfPending(tx: Sql, appId: string, id: string, nowMs: number, refs: { paymentRef: string | null; providerRef: string | null }): Promise<boolean> {
   const { changes } = await tx.run(
-    "UPDATE orders SET status = 'paid', paid_at = ?, payment_ref = COALESCE(?, payment_ref) WHERE app_id = ? AND order_id = ? AND status = 'pending'",
-    [nowMs, paymentRef, appId, id],
+    "UPDATE orders SET status = 'paid', paid_at = ?, payment_ref = COALESCE(?, payment_ref), provider_ref = COALESCE(provider_ref, ?) WHERE app_id = ? AND order_id = ? AND status = 'pending'",
+    [nowMs, refs.paymentRef, refs.providerRef, appId, id],
   );
   return changes === 1;
 }
