@@ -70,7 +70,7 @@ export async function runGuard<T>(
 ): Promise<T> {
   const { confirmDescription, cancelReason, ...requestOptions } = options;
   if ((params as { dryRun?: boolean }).dryRun === true) throw new TypeError("guard cannot run a dry-run reservation");
-  let reservation = await reservations.create(params, requestOptions);
+  let reservation: Reservation = await reservations.create(params, requestOptions);
   let captured = 0;
   let reported: number | undefined;
   const callOptions: RequestOptions = {

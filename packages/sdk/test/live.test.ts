@@ -3,6 +3,8 @@
  * methods whose routes the server does not serve yet are skipped with a loud warning.
  */
 import { createHmac } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AuthenticationError,
@@ -18,6 +20,12 @@ import {
 } from "../src/index.ts";
 import { TallyUserClient } from "../src/client.ts";
 import { createApp, failure, ifServed, isRouteMissing, serverAvailable, startLive, type LiveServer } from "./helpers/live.ts";
+import { SDK_TYPE_KEYS } from "./helpers/type-keys.ts";
+
+/** The property names a response really has, sorted. */
+const keysOf = (value: object): string[] => Object.keys(value).sort();
+/** The property names the SDK's type declares (from helpers/type-keys.ts), sorted; `omit` drops optional ones absent here. */
+const typeKeys = (name: string, omit: string[] = []): string[] => SDK_TYPE_KEYS[name]!.filter((k) => !omit.includes(k)).sort();
 
 function hs256(claims: Record<string, unknown>, secret: string): string {
   const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString("base64url");
@@ -55,6 +63,15 @@ describe.skipIf(!serverAvailable)("live server", () => {
       // The admin token acts on one application through the tally-app header.
       const scoped = new Tally({ apiKey: server.adminToken, baseUrl: server.url, appId: app.id });
       expect((await scoped.app.get()).id).toBe(app.id);
+    });
+
+    it("apps.list (admin token) returns { items: App[] }", async () => {
+      const admin = new Tally({ apiKey: server.adminToken, baseUrl: server.url });
+      const listed = await admin.apps.list();
+      expect(keysOf(listed)).toEqual(["items"]);
+      expect(listed.items.map((a) => a.id)).toContain(appId);
+      for (const app of listed.items) expect(keysOf(app)).toEqual(typeKeys("App"));
+      await expect(tally.apps.list()).rejects.toBeInstanceOf(PermissionError);
     });
 
     it("app.get and app.update", async () => {
@@ -319,6 +336,9 @@ describe.skipIf(!serverAvailable)("live server", () => {
     it("create, get, list, capture, extend, confirm", async () => {
       const r = await tally.reservations.create({ externalId: ext, amount: 500, ttlSeconds: 300, operation: "llm.call", reference: "req_123", metadata: { requestId: "req_123" } });
       expect(r).toMatchObject({ amount: 500, capturedAmount: 0, status: "held", operation: "llm.call" });
+      expect(keysOf(r)).toEqual([...typeKeys("Reservation"), "balance"].sort());
+      expect(r.balance).toMatchObject({ reserved: 500, available: 500 });
+      expect(r.alreadyProcessed).toBeUndefined();
       expect((await tally.accounts.balance({ externalId: ext })).reserved).toBe(500);
       expect((await tally.reservations.get(r.id)).status).toBe("held");
       const listed = await tally.reservations.list({ accountId: r.accountId, status: "held" });
@@ -335,6 +355,20 @@ describe.skipIf(!serverAvailable)("live server", () => {
       const again = await tally.reservations.confirm(r.id, { amount: 420 }).catch((e: unknown) => e);
       expect(again).toBeInstanceOf(ConflictError);
       expect((again as TallyError).code).toBe("RESERVATION_NOT_HELD");
+    });
+
+    it("create without amount holds the operation's price; a replayed key answers alreadyProcessed", async () => {
+      await tally.prices.set("rsv.priced", { unit: "credits", amount: 7 });
+      const priced = await tally.reservations.create({ externalId: ext, operation: "rsv.priced", idempotencyKey: `rsv-priced-${run}` });
+      expect(priced.amount).toBe(7);
+      const replay = await tally.reservations.create({ externalId: ext, operation: "rsv.priced", idempotencyKey: `rsv-priced-${run}` });
+      expect(replay.id).toBe(priced.id);
+      expect(replay.alreadyProcessed).toBe(true);
+      const canceled = await tally.reservations.cancel(priced.id, { idempotencyKey: `rsv-cancel-${run}` });
+      expect(canceled.alreadyProcessed).toBeUndefined();
+      const again = await tally.reservations.cancel(priced.id, { idempotencyKey: `rsv-cancel-${run}` });
+      expect(again.alreadyProcessed).toBe(true);
+      expect(again.reservation.status).toBe("canceled");
     });
 
     it("cancel releases, dry run holds nothing, 402 when short", async () => {
@@ -388,7 +422,7 @@ describe.skipIf(!serverAvailable)("live server", () => {
       expect(model).toMatchObject({ key: "gpt-4o", modelId: "gpt-4o", inputPerMillion: 2500, outputPerMillion: 10000, perRequest: 1 });
       const keys = [];
       for await (const p of tally.prices.list({ limit: 1 })) keys.push(p.key);
-      expect(keys.sort()).toEqual(["app.chat.reply", "gpt-4o"]);
+      expect(keys.sort()).toEqual(["app.chat.reply", "gpt-4o", "rsv.priced"]); // rsv.priced: set by the reservations tests
       const priced = await tally.credits.deduct({ externalId: ext, operation: "app.chat.reply", idempotencyKey: `priced-${run}` });
       expect(priced.transaction.amount).toBe(-3);
     });
@@ -446,6 +480,9 @@ describe.skipIf(!serverAvailable)("live server", () => {
       expect(txns).toHaveLength(3);
       expect(txns.every((t) => t.accountId === me.id)).toBe(true);
       expect((await client.me.usage()).items).toHaveLength(1);
+      expect((await client.me.usage({ modelId: "m" })).items).toHaveLength(1);
+      expect((await client.me.usage({ modelId: "not-used" })).items).toHaveLength(0);
+      expect((await client.me.subscriptions({ status: "active" })).items).toEqual([]);
       await ifServed("/v1/me/entitlements", async () => expect((await client.me.entitlements()).features).toEqual([]));
       await ifServed("/v1/me/subscriptions", async () => expect((await client.me.subscriptions()).items).toEqual([]));
       const expired = new TallyUserClient({ baseUrl: server.url, appId, token: hs256({ sub: ext, exp: Math.floor(Date.now() / 1000) - 60 }, secret), maxRetries: 0 });
@@ -465,15 +502,16 @@ describe.skipIf(!serverAvailable)("live server", () => {
       const methods: [object, string[]][] = [
         [tally.products, ["create", "get", "list"]],
         [tally.plans, ["create", "get", "list"]],
-        [tally.subscriptions, ["create", "list", "cancel"]],
+        [tally.subscriptions, ["create", "get", "list", "cancel"]],
         [tally.entitlements, ["check", "list"]],
         [tally.addons, ["create", "get", "list", "listAvailable", "purchase", "listActive"]],
         [tally.checkout, ["createSession"]],
         [tally.orders, ["get", "refund", "markPaid"]],
         [tally.purchaseLinks, ["list"]],
         [tally.invoices, ["list"]],
-        [tally.webhookEndpoints, ["create", "list", "delete", "deliveries"]],
-        [tally.accounts, ["setAutoTopup", "setSpendLimit"]],
+        [tally.webhookEndpoints, ["create", "list", "get", "delete", "deliveries"]],
+        [tally.accounts, ["setAutoTopup", "setSpendLimit", "getSpendLimit"]],
+        [tally.apps, ["create", "list"]],
       ];
       for (const [resource, names] of methods) for (const n of names) expect(typeof (resource as Record<string, unknown>)[n], n).toBe("function");
     });
@@ -504,7 +542,15 @@ describe.skipIf(!serverAvailable)("live server", () => {
         const sub = await ifServed("subscriptions", () => tally.subscriptions.create({ externalId: ext, planId: plan.id, startMode: "immediate" }));
         if (sub !== undefined) {
           expect(["active", "trial"]).toContain(sub.status);
+          expect(keysOf(sub)).toEqual(typeKeys("Subscription"));
+          expect(await tally.subscriptions.get(sub.id)).toEqual(sub);
+          await expect(tally.subscriptions.get("sub_missing")).rejects.toBeInstanceOf(NotFoundError);
           expect((await tally.subscriptions.list({ externalId: ext })).items.map((s) => s.id)).toContain(sub.id);
+          // startMode defaults to "immediate".
+          await tally.accounts.create({ externalId: `${ext}-default` });
+          const byDefault = await tally.subscriptions.create({ externalId: `${ext}-default`, planId: plan.id });
+          expect(byDefault.status).toBe("active");
+          expect(byDefault.currentPeriodStart).toBe(byDefault.createdAt);
           const can = await ifServed("entitlements", () => tally.entitlements.check({ externalId: ext, feature: "advanced_analytics" }));
           if (can !== undefined) expect(can).toEqual({ allowed: true, reason: "ok" });
           const features = await ifServed("entitlements list", () => tally.entitlements.list({ externalId: ext }));
@@ -563,6 +609,120 @@ describe.skipIf(!serverAvailable)("live server", () => {
       await ifServed("order refund", async () => {
         expect(await failure(tally.orders.refund("ord_missing"))).toBeInstanceOf(NotFoundError);
       });
+    });
+
+    it("a paid add-on: purchase (pending) → markPaid → invoice → refund, with the shapes the SDK declares", async () => {
+      const buyer = `frank-${run}`;
+      await tally.accounts.create({ externalId: buyer });
+      const pack = await tally.addons.create({ name: "Paid pack", unit: "credits", creditQty: 250, priceAmount: 900, currency: "usd" });
+      const purchase = await tally.addons.purchase({ externalId: buyer }, { addonId: pack.id, idempotencyKey: `paid-pack-${run}` });
+      expect(purchase.requiresPayment).toBe(true);
+      const pending = purchase.order;
+      expect(keysOf(pending)).toEqual(typeKeys("Order"));
+      expect(pending).toMatchObject({ status: "pending", addonId: pack.id, planId: null, subscriptionId: null, provider: "manual", paidAt: null, refundedAt: null });
+      expect(pending.checkoutUrl).toMatch(new RegExp(`/checkout/${pending.id}$`));
+      expect(await tally.orders.get(pending.id)).toEqual(pending);
+
+      // Item 1: markPaid answers { order, alreadyProcessed } and takes { providerRef, paymentRef }.
+      const paid = await tally.orders.markPaid(pending.id, { providerRef: `manual-${run}`, paymentRef: `bank-${run}` });
+      expect(keysOf(paid)).toEqual(["alreadyProcessed", "order"]);
+      expect(paid.alreadyProcessed).toBe(false);
+      expect(keysOf(paid.order)).toEqual(typeKeys("Order"));
+      expect(paid.order).toMatchObject({ id: pending.id, status: "paid", refundedAt: null, providerRef: `manual-${run}` });
+      expect(paid.order.paidAt).not.toBeNull();
+      expect((await tally.accounts.balance({ externalId: buyer })).available).toBe(250);
+      const repeat = await tally.orders.markPaid(pending.id);
+      expect(repeat.alreadyProcessed).toBe(true);
+      expect(repeat.order.status).toBe("paid");
+      expect((await tally.accounts.balance({ externalId: buyer })).available).toBe(250);
+
+      const invoices = (await tally.invoices.list({ externalId: buyer })).items;
+      const invoice = invoices.find((i) => i.orderId === pending.id);
+      expect(invoice).toBeDefined();
+      expect(keysOf(invoice!)).toEqual(typeKeys("Invoice"));
+      expect(invoice).toMatchObject({ accountId: pending.accountId, subscriptionId: null, amount: 900, currency: "usd", status: "paid" });
+      expect(invoice!.hostedUrl).toMatch(/\/invoices\//);
+      for (const line of invoice!.lines) expect(keysOf(line)).toEqual(typeKeys("InvoiceLine"));
+      expect(invoice!.lines[0]!.quantity).toEqual(expect.any(Number));
+
+      // Item 2: refund answers the order's fields plus clawback and alreadyProcessed.
+      const refunded = await tally.orders.refund(pending.id, { reason: "requested_by_customer" });
+      expect(keysOf(refunded)).toEqual([...typeKeys("Order"), "alreadyProcessed", "clawback"].sort());
+      expect(refunded).toMatchObject({ id: pending.id, status: "refunded", alreadyProcessed: false });
+      expect(refunded.refundedAt).not.toBeNull();
+      expect(refunded.clawback.map((t) => [t.type, t.amount])).toEqual([["clawback", -250]]);
+      for (const t of refunded.clawback) expect(keysOf(t)).toEqual(typeKeys("Transaction"));
+      const refundedAgain = await tally.orders.refund(pending.id);
+      expect(refundedAgain).toMatchObject({ status: "refunded", alreadyProcessed: true, clawback: [] });
+    });
+
+    it("webhook deliveries: the delivery shape, with its attempt log", async () => {
+      const received: string[] = [];
+      const receiver = createServer((req, res) => {
+        let body = "";
+        req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
+        req.on("end", () => {
+          received.push(body);
+          res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+        });
+      });
+      await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+      try {
+        const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+        const endpoint = await tally.webhookEndpoints.create({ url, events: ["credits.granted"], balanceLowThreshold: 5 });
+        expect(keysOf(endpoint)).toEqual(typeKeys("WebhookEndpoint"));
+        expect(endpoint).toMatchObject({ url, events: ["credits.granted"], balanceLowThreshold: 5 });
+        expect(endpoint.secret).toEqual(expect.any(String));
+        const fetched = await tally.webhookEndpoints.get(endpoint.id);
+        expect(keysOf(fetched)).toEqual(typeKeys("WebhookEndpoint", ["secret"]));
+
+        const granted = await tally.credits.grant({ externalId: `hooked-${run}`, amount: 11 });
+        let delivery = (await tally.webhookEndpoints.deliveries(endpoint.id)).items[0];
+        for (let i = 0; i < 100 && delivery?.status !== "delivered"; i++) {
+          await new Promise((r) => setTimeout(r, 200));
+          delivery = (await tally.webhookEndpoints.deliveries(endpoint.id)).items[0];
+        }
+        expect(delivery).toBeDefined();
+        const d = delivery!;
+        expect(keysOf(d)).toEqual(typeKeys("WebhookDelivery"));
+        expect(d).toMatchObject({ endpointId: endpoint.id, type: "credits.granted", status: "delivered", attempts: 1, lastStatusCode: 200, lastError: null, nextAttemptAt: null });
+        expect(d.deliveredAt).not.toBeNull();
+        expect(d.payload).toMatchObject({ id: d.eventId, type: "credits.granted" });
+        expect(d.payload.data).toMatchObject({ accountId: granted.transaction.accountId });
+        expect(received.map((b) => JSON.parse(b) as unknown)).toContainEqual(d.payload);
+        expect(d.attemptLog).toHaveLength(1);
+        expect(keysOf(d.attemptLog[0]!)).toEqual(typeKeys("WebhookDeliveryAttempt"));
+        expect(d.attemptLog[0]).toMatchObject({ attempt: 1, statusCode: 200, error: null });
+
+        // Item 6: delete answers { id, deleted }.
+        const deleted = await tally.webhookEndpoints.delete(endpoint.id);
+        expect(deleted).toEqual({ id: endpoint.id, deleted: true });
+        await expect(tally.webhookEndpoints.get(endpoint.id)).rejects.toBeInstanceOf(NotFoundError);
+
+        const everything = await tally.webhookEndpoints.create({ url, events: ["*"] });
+        expect(everything.events).toEqual(["*"]);
+        expect(everything.balanceLowThreshold).toBeNull();
+        expect(await tally.webhookEndpoints.delete(everything.id)).toEqual({ id: everything.id, deleted: true });
+      } finally {
+        await new Promise<void>((resolve) => receiver.close(() => resolve()));
+      }
+    });
+
+    it("spend limits: set, get (with spent), 404 for a unit without limits", async () => {
+      const spender = `gina-${run}`;
+      await tally.credits.grant({ externalId: spender, amount: 100 });
+      const set = await tally.accounts.setSpendLimit({ externalId: spender }, "credits", { perHour: 50, perDay: null });
+      expect(keysOf(set)).toEqual(typeKeys("SpendLimit"));
+      expect(set).toMatchObject({ unit: "credits", perHour: 50, perDay: null, perMonth: null, spent: { hour: 0, day: 0, month: 0 } });
+      await tally.credits.deduct({ externalId: spender, amount: 7 });
+      const got = await tally.accounts.getSpendLimit({ externalId: spender }, "credits");
+      expect(keysOf(got)).toEqual(typeKeys("SpendLimit"));
+      expect(got).toMatchObject({ accountId: set.accountId, perHour: 50, spent: { hour: 7, day: 7, month: 7 } });
+      // (NOT_FOUND, as a missing route is: not through `failure`, which would take it for one.)
+      await expect(tally.accounts.getSpendLimit(set.accountId, "gpu_seconds")).rejects.toBeInstanceOf(NotFoundError);
+      const topup = await tally.accounts.setAutoTopup({ externalId: spender }, { threshold: 10, addonId: (await tally.addons.list()).items[0]!.id, enabled: false });
+      expect(keysOf(topup)).toEqual(typeKeys("AutoTopup"));
+      expect(topup).toMatchObject({ unit: "credits", threshold: 10, enabled: false, inFlightOrderId: null });
     });
 
     it("webhook endpoints and limits", async () => {

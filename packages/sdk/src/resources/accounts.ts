@@ -165,4 +165,19 @@ export class Accounts extends APIResource {
     const id = await this._accountId(account, options);
     return this._http.request({ method: "PUT", path: `/v1/accounts/${seg(id)}/spend-limits/${seg(unit)}`, body: params, options });
   }
+
+  /**
+   * Gets the spend limits of one unit and what was spent in the current hour, day and month
+   * (UTC). 404 `NOT_FOUND` when no limit was ever set for the unit.
+   *
+   * @example
+   * ```ts
+   * const { perDay, spent } = await tally.accounts.getSpendLimit({ externalId: "user_456" }, "credits");
+   * console.log(`${spent.day} of ${perDay ?? "∞"} credits spent today`);
+   * ```
+   */
+  async getSpendLimit(account: AccountSelector, unit: string, options?: RequestOptions): Promise<SpendLimit> {
+    const id = await this._accountId(account, options);
+    return this._http.request({ method: "GET", path: `/v1/accounts/${seg(id)}/spend-limits/${seg(unit)}`, options });
+  }
 }

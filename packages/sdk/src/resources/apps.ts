@@ -3,6 +3,7 @@ import type { PagePromise } from "../core/pagination.js";
 import { APIResource } from "../core/resource.js";
 import { seg } from "../core/util.js";
 import type { ApiKey, ApiKeyCreateParams, ApiKeyCreateResult, ApiKeyListParams, App, AppCreateParams, AppCreateResult, AppUpdateParams } from "../types/apps.js";
+import type { ItemList } from "../types/common.js";
 
 /** The application the key belongs to. */
 export class AppResource extends APIResource {
@@ -44,6 +45,20 @@ export class Apps extends APIResource {
    */
   create(params: AppCreateParams, options?: RequestOptions): Promise<AppCreateResult> {
     return this._http.request({ method: "POST", path: "/v1/apps", body: params, options });
+  }
+
+  /**
+   * Lists applications, oldest first (at most 1,000; not paginated).
+   *
+   * @example
+   * ```ts
+   * const admin = new Tally({ apiKey: process.env.TALLY_ADMIN_TOKEN! });
+   * const { items } = await admin.apps.list();
+   * for (const app of items) console.log(app.id, app.name);
+   * ```
+   */
+  list(options?: RequestOptions): Promise<ItemList<App>> {
+    return this._http.request({ method: "GET", path: "/v1/apps", options });
   }
 }
 

@@ -106,11 +106,23 @@ export class Subscriptions extends APIResource {
    *
    * @example
    * ```ts
-   * const sub = await tally.subscriptions.create({ externalId: "user_456", planId: "plan_01J…", startMode: "immediate" });
+   * const sub = await tally.subscriptions.create({ externalId: "user_456", planId: "plan_01J…" });
    * ```
    */
   create(params: SubscriptionCreateParams, options?: RequestOptions): Promise<Subscription> {
     return this._http.request({ method: "POST", path: "/v1/subscriptions", body: params, options });
+  }
+
+  /**
+   * Gets a subscription.
+   *
+   * @example
+   * ```ts
+   * const { status, currentPeriodEnd } = await tally.subscriptions.get("sub_01J…");
+   * ```
+   */
+  get(subscriptionId: string, options?: RequestOptions): Promise<Subscription> {
+    return this._http.request({ method: "GET", path: `/v1/subscriptions/${seg(subscriptionId)}`, options });
   }
 
   /**

@@ -15,7 +15,9 @@ import type {
   InvoiceListParams,
   Order,
   OrderMarkPaidParams,
+  OrderMarkPaidResult,
   OrderRefundParams,
+  OrderRefundResult,
   PurchaseLinks,
   PurchaseLinksParams,
 } from "../types/commerce.js";
@@ -144,26 +146,30 @@ export class Orders extends APIResource {
   }
 
   /**
-   * Refunds an order; the credits it granted are clawed back (up to what is left).
+   * Refunds a paid order (through the payment provider); the credits it granted are clawed
+   * back (up to what is left). Returns the order with `clawback` (the transactions) and
+   * `alreadyProcessed` (it was refunded already).
    *
    * @example
    * ```ts
    * const refunded = await tally.orders.refund("ord_01J…", { reason: "requested_by_customer" });
+   * console.log(refunded.status, refunded.clawback.map((t) => t.amount));
    * ```
    */
-  refund(orderId: string, params: OrderRefundParams = {}, options?: RequestOptions): Promise<Order> {
+  refund(orderId: string, params: OrderRefundParams = {}, options?: RequestOptions): Promise<OrderRefundResult> {
     return this._http.request({ method: "POST", path: `/v1/orders/${seg(orderId)}/refund`, body: params, options });
   }
 
   /**
-   * Marks a pending order (manual payment provider) as paid, which fulfils it once.
+   * Marks a pending order (manual payment provider) as paid, which fulfils it once; a repeat
+   * answers `alreadyProcessed: true` and grants nothing again.
    *
    * @example
    * ```ts
-   * await tally.orders.markPaid("ord_01J…", { providerRef: "bank-transfer-42" });
+   * const { order, alreadyProcessed } = await tally.orders.markPaid("ord_01J…", { paymentRef: "bank-transfer-42" });
    * ```
    */
-  markPaid(orderId: string, params: OrderMarkPaidParams = {}, options?: RequestOptions): Promise<Order> {
+  markPaid(orderId: string, params: OrderMarkPaidParams = {}, options?: RequestOptions): Promise<OrderMarkPaidResult> {
     return this._http.request({ method: "POST", path: `/v1/orders/${seg(orderId)}/mark-paid`, body: params, options });
   }
 }

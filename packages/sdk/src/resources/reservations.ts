@@ -12,6 +12,7 @@ import type {
   ReservationConfirmParams,
   ReservationConfirmResult,
   ReservationCreateParams,
+  ReservationCreateResult,
   ReservationExtendParams,
   ReservationListParams,
 } from "../types/reservations.js";
@@ -20,7 +21,8 @@ import type {
 export class Reservations extends APIResource {
   /**
    * Holds credits (402 `InsufficientCreditsError` when short). The hold expires after
-   * `ttlSeconds` (default 600).
+   * `ttlSeconds` (default 600). Without `amount`, the price of `operation` is held. The
+   * result is the reservation plus `balance` (after the hold).
    *
    * @example
    * ```ts
@@ -28,9 +30,9 @@ export class Reservations extends APIResource {
    * ```
    */
   create(params: ReservationCreateParams & { dryRun: true }, options?: RequestOptions): Promise<DryRunResult>;
-  create(params: ReservationCreateParams & { dryRun?: false }, options?: RequestOptions): Promise<Reservation>;
-  create(params: ReservationCreateParams, options?: RequestOptions): Promise<Reservation | DryRunResult>;
-  create(params: ReservationCreateParams, options?: RequestOptions): Promise<Reservation | DryRunResult> {
+  create(params: ReservationCreateParams & { dryRun?: false }, options?: RequestOptions): Promise<ReservationCreateResult>;
+  create(params: ReservationCreateParams, options?: RequestOptions): Promise<ReservationCreateResult | DryRunResult>;
+  create(params: ReservationCreateParams, options?: RequestOptions): Promise<ReservationCreateResult | DryRunResult> {
     return this._http.request({ method: "POST", path: "/v1/reservations", body: params, options });
   }
 

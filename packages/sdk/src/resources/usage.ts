@@ -39,7 +39,7 @@ export class Usage extends APIResource {
    * const { rows } = await tally.usage.summary({ context: "customer", groupBy: "model" });
    * ```
    */
-  summary(params: UsageSummaryParams, options?: RequestOptions): Promise<UsageSummary> {
+  summary(params: UsageSummaryParams = {}, options?: RequestOptions): Promise<UsageSummary> {
     return this._http.request({ method: "GET", path: "/v1/usage/summary", query: toQuery(params), options });
   }
 }

@@ -2,7 +2,14 @@ import type { RequestOptions } from "../core/http.js";
 import type { PagePromise } from "../core/pagination.js";
 import { APIResource } from "../core/resource.js";
 import { seg } from "../core/util.js";
-import type { WebhookDelivery, WebhookDeliveryListParams, WebhookEndpoint, WebhookEndpointCreateParams, WebhookEndpointListParams } from "../types/webhooks.js";
+import type {
+  WebhookDelivery,
+  WebhookDeliveryListParams,
+  WebhookEndpoint,
+  WebhookEndpointCreateParams,
+  WebhookEndpointDeleteResult,
+  WebhookEndpointListParams,
+} from "../types/webhooks.js";
 
 /** Webhook endpoints: where Tally posts signed events. */
 export class WebhookEndpoints extends APIResource {
@@ -43,23 +50,23 @@ export class WebhookEndpoints extends APIResource {
   }
 
   /**
-   * Deletes an endpoint (no further deliveries).
+   * Deletes an endpoint (its pending deliveries stop): `{ id, deleted: true }`.
    *
    * @example
    * ```ts
-   * await tally.webhookEndpoints.delete("we_01J…");
+   * const { deleted } = await tally.webhookEndpoints.delete("we_01J…");
    * ```
    */
-  delete(endpointId: string, options?: RequestOptions): Promise<void> {
+  delete(endpointId: string, options?: RequestOptions): Promise<WebhookEndpointDeleteResult> {
     return this._http.request({ method: "DELETE", path: `/v1/webhook-endpoints/${seg(endpointId)}`, options });
   }
 
   /**
-   * Lists delivery attempts to an endpoint.
+   * Lists deliveries to an endpoint, newest first, each with its attempts.
    *
    * @example
    * ```ts
-   * for await (const d of tally.webhookEndpoints.deliveries("we_01J…")) console.log(d.eventType, d.status, d.responseStatus);
+   * for await (const d of tally.webhookEndpoints.deliveries("we_01J…")) console.log(d.type, d.status, d.attempts, d.lastStatusCode);
    * ```
    */
   deliveries(endpointId: string, params?: WebhookDeliveryListParams, options?: RequestOptions): PagePromise<WebhookDelivery> {

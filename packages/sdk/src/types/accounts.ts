@@ -15,22 +15,30 @@ export interface Account {
 export interface AccountCreateParams {
   /** Your id for the account (unique per application); 409 `ACCOUNT_EXISTS` if taken. */
   externalId?: string;
-  name?: string;
-  email?: string;
+  /** `null` leaves it empty. */
+  name?: string | null;
+  /** `null` leaves it empty. */
+  email?: string | null;
   metadata?: Metadata;
 }
 
 /** Body of `PUT /v1/accounts/external/{externalId}` (create-or-update). */
 export interface AccountUpsertParams {
-  name?: string;
-  email?: string;
+  /** `null` clears it. */
+  name?: string | null;
+  /** `null` clears it. */
+  email?: string | null;
+  /** Keys set to `""` are removed. */
   metadata?: Metadata;
 }
 
 /** Body of `PATCH /v1/accounts/{accountId}`. */
 export interface AccountUpdateParams {
-  name?: string;
-  email?: string;
+  /** `null` clears it. */
+  name?: string | null;
+  /** `null` clears it. */
+  email?: string | null;
+  /** Keys set to `""` are removed. */
   metadata?: Metadata;
 }
 
@@ -38,6 +46,8 @@ export interface AccountUpdateParams {
 export interface AccountListParams extends PageParams {
   externalId?: string;
   email?: string;
+  /** Matches the account id exactly, or externalId, email or name by prefix. */
+  search?: string;
 }
 
 /** Credits of one unit on one account. `available = balance − reserved`. */
@@ -95,15 +105,22 @@ export interface GrantListParams extends PageParams {
 
 /** Body of `PUT /v1/accounts/{accountId}/auto-topup`. */
 export interface AutoTopupParams {
-  unit: string;
+  /** Default `credits`. */
+  unit?: string;
   threshold: number;
   addonId: string;
   enabled: boolean;
 }
 
 /** Auto top-up settings of one account and unit. */
-export interface AutoTopup extends AutoTopupParams {
+export interface AutoTopup {
   accountId: string;
+  unit: string;
+  threshold: number;
+  addonId: string;
+  enabled: boolean;
+  /** The top-up order started and not yet paid, if any (never two at once). */
+  inFlightOrderId: string | null;
 }
 
 /** Body of `PUT /v1/accounts/{accountId}/spend-limits/{unit}`. */
@@ -113,11 +130,19 @@ export interface SpendLimitParams {
   perMonth?: number | null;
 }
 
-/** Spend limits of one account and unit. */
+/** Spend limits of one account and unit (`null`: no limit), and what was spent so far. */
 export interface SpendLimit {
   accountId: string;
   unit: string;
   perHour: number | null;
   perDay: number | null;
   perMonth: number | null;
+  spent: SpendLimitSpent;
+}
+
+/** What an account spent in the current windows (hour, day, calendar month; UTC). */
+export interface SpendLimitSpent {
+  hour: number;
+  day: number;
+  month: number;
 }

@@ -70,7 +70,8 @@ export interface ApiKey {
 /** Body of `POST /v1/api-keys`. */
 export interface ApiKeyCreateParams {
   name: string;
-  type: "secret" | "hmac";
+  /** Default `secret`. */
+  type?: "secret" | "hmac";
   scopes?: ApiKeyScope[];
 }
 

@@ -28,6 +28,14 @@ export interface PlanCredit {
   unit: string;
   amount: number;
   /** Keep unused credits past the period end. */
+  rollover: boolean;
+}
+
+/** Credits a plan grants each period, as given to `POST /v1/plans`. */
+export interface PlanCreditParams {
+  unit: string;
+  amount: number;
+  /** Keep unused credits past the period end (default false). */
   rollover?: boolean;
 }
 
@@ -54,7 +62,7 @@ export interface PlanCreateParams {
   currency: string;
   interval: PlanInterval;
   trialDays?: number;
-  credits: PlanCredit[];
+  credits: PlanCreditParams[];
   features: string[];
 }
 
@@ -84,7 +92,8 @@ export interface Subscription {
 /** Body of `POST /v1/subscriptions`. */
 export type SubscriptionCreateParams = AccountRef & {
   planId: string;
-  startMode: "immediate" | "period_end";
+  /** Default `immediate`. */
+  startMode?: "immediate" | "period_end";
   trialDays?: number;
 };
 

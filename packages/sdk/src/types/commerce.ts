@@ -1,6 +1,7 @@
 import type { PageParams } from "../core/pagination.js";
 import type { Grant } from "./accounts.js";
 import type { AccountRef, Timestamp } from "./common.js";
+import type { Transaction } from "./credits.js";
 
 /** A credit pack that can be bought on top of a plan. */
 export interface Addon {
@@ -57,7 +58,15 @@ export interface Order {
   currency: string;
   /** The payment provider's id (e.g. a Stripe Checkout Session id). */
   providerRef: string | null;
+  /** The payment provider that handles it, e.g. `manual` or `stripe`. */
+  provider: string;
+  /** Where the buyer pays; `null` when no payment page was needed (a free add-on). */
+  checkoutUrl: string | null;
+  /** The subscription a plan order started, once there is one. */
+  subscriptionId: string | null;
   createdAt: Timestamp;
+  paidAt: Timestamp | null;
+  refundedAt: Timestamp | null;
 }
 
 /** Result of an add-on purchase. */
@@ -74,7 +83,8 @@ export interface AddonPurchaseResult {
 export interface AddonPool {
   unit: string;
   remaining: number;
-  addonId: string;
+  /** `null` for credits whose lot does not name its add-on. */
+  addonId: string | null;
   expiresAt: Timestamp | null;
 }
 
@@ -102,9 +112,27 @@ export interface OrderRefundParams {
   reason?: string;
 }
 
+/** Result of `POST /v1/orders/{orderId}/refund`: the order, now refunded, and the credits taken back. */
+export type OrderRefundResult = Order & {
+  /** The clawback transactions (empty on a replay, or when nothing was left to take back). */
+  clawback: Transaction[];
+  /** `true` when the order had been refunded already (nothing changed). */
+  alreadyProcessed: boolean;
+};
+
 /** Body of `POST /v1/orders/{orderId}/mark-paid` (manual payments). */
 export interface OrderMarkPaidParams {
+  /** The payment provider's reference for the order. */
   providerRef?: string;
+  /** Your reference for the payment (e.g. a bank transfer id). */
+  paymentRef?: string;
+}
+
+/** Result of `POST /v1/orders/{orderId}/mark-paid`. */
+export interface OrderMarkPaidResult {
+  order: Order;
+  /** `true` when the order was paid already (nothing was granted again). */
+  alreadyProcessed: boolean;
 }
 
 /** Query of `GET /v1/purchase-links`. */
@@ -131,19 +159,28 @@ export interface PurchaseLinks {
 /** One line of an invoice. */
 export interface InvoiceLine {
   description: string;
+  /** Unit amount, in the currency's minor unit; the line's total is `amount × quantity`. */
   amount: number;
-  quantity?: number;
+  quantity: number;
 }
 
-/** An invoice for a paid order. */
+/** State of an invoice. */
+export type InvoiceStatus = "paid" | "open" | "void";
+
+/** An invoice: one per paid order and one per subscription period. */
 export interface Invoice {
   id: string;
-  orderId: string;
+  /** The paid order it is for; `null` for a subscription period's invoice. */
+  orderId: string | null;
+  /** The subscription whose period it bills, if any. */
+  subscriptionId: string | null;
+  accountId: string;
   amount: number;
   currency: string;
-  status: string;
+  status: InvoiceStatus;
   lines: InvoiceLine[];
-  hostedUrl: string | null;
+  /** A signed link to the hosted invoice page. */
+  hostedUrl: string;
   createdAt: Timestamp;
 }
 

@@ -1,4 +1,5 @@
 import type { PageParams } from "../core/pagination.js";
+import type { SubscriptionStatus } from "./catalog.js";
 import type { Timestamp } from "./common.js";
 import type { TransactionType } from "./credits.js";
 import type { UsageContext } from "./usage.js";
@@ -25,4 +26,6 @@ export interface MeUsageListParams extends PageParams {
 }
 
 /** Query of `GET /v1/me/subscriptions`. */
-export interface MeSubscriptionListParams extends PageParams {}
+export interface MeSubscriptionListParams extends PageParams {
+  status?: SubscriptionStatus;
+}

@@ -27,7 +27,8 @@ export interface Reservation {
 
 /** Body of `POST /v1/reservations`. */
 export type ReservationCreateParams = AccountRef & {
-  amount: number;
+  /** Absent: the price of `operation` is held (see prices). */
+  amount?: number;
   unit?: string;
   /** Default 600, max 7 days. */
   ttlSeconds?: number;
@@ -40,6 +41,13 @@ export type ReservationCreateParams = AccountRef & {
   usageEventId?: string;
   /** Report what would happen without holding anything. */
   dryRun?: boolean;
+};
+
+/** Result of `POST /v1/reservations`: the reservation, with the balance after the hold. */
+export type ReservationCreateResult = Reservation & {
+  balance: Balance;
+  /** `true` when the idempotency key had made this hold already (nothing new was held); absent otherwise. */
+  alreadyProcessed?: boolean;
 };
 
 /** Body of `POST /v1/reservations/{id}/confirm`. */
@@ -55,6 +63,8 @@ export interface ReservationConfirmResult {
   reservation: Reservation;
   transaction: Transaction;
   balance: Balance;
+  /** `true` when this repeats an earlier call with the same idempotency key; absent otherwise. */
+  alreadyProcessed?: boolean;
 }
 
 /** Body of `POST /v1/reservations/{id}/cancel`. */
@@ -67,6 +77,8 @@ export interface ReservationCancelParams {
 export interface ReservationCancelResult {
   reservation: Reservation;
   balance: Balance;
+  /** `true` when this repeats an earlier call with the same idempotency key; absent otherwise. */
+  alreadyProcessed?: boolean;
 }
 
 /** Body of `POST /v1/reservations/{id}/capture`. */
@@ -80,6 +92,8 @@ export interface ReservationCaptureResult {
   reservation: Reservation;
   transaction: Transaction;
   balance: Balance;
+  /** `true` when this repeats an earlier call with the same idempotency key; absent otherwise. */
+  alreadyProcessed?: boolean;
 }
 
 /** Body of `POST /v1/reservations/{id}/extend`. */

@@ -51,6 +51,8 @@ export interface UsageRecordResult {
   usage: UsageRecord;
   /** Present when `charge: true`. */
   transaction?: Transaction;
+  /** `true` when the idempotency key had recorded this usage already; absent otherwise. */
+  alreadyProcessed?: boolean;
 }
 
 /** Query of `GET /v1/usage`. */
@@ -66,14 +68,13 @@ export type UsageListParams = OptionalAccountRef &
 export type UsageGroupBy = "model" | "day" | "usageType" | "account";
 
 /** Query of `GET /v1/usage/summary`. */
-export interface UsageSummaryParams {
-  accountId?: string;
+export type UsageSummaryParams = OptionalAccountRef & {
   context?: UsageContext;
   from?: Timestamp;
   to?: Timestamp;
   /** Default `model`. */
   groupBy?: UsageGroupBy;
-}
+};
 
 /** One group of the usage summary. */
 export interface UsageSummaryRow {

@@ -5,21 +5,28 @@
 import type {
   Account,
   Addon,
+  AddonPool,
   Allocation,
   ApiKey,
   App,
+  AutoTopup,
   Balance,
   Grant,
   Invoice,
+  InvoiceLine,
   Order,
   Plan,
+  PlanCredit,
   Price,
   Product,
   Reservation,
+  SpendLimit,
   Subscription,
   Transaction,
   Unit,
   UsageRecord,
+  WebhookDelivery,
+  WebhookDeliveryAttempt,
   WebhookEndpoint,
 } from "../../src/index.ts";
 
@@ -108,7 +115,8 @@ export const SDK_TYPE_KEYS: Record<string, readonly string[]> = {
   Unit: keysOf<Unit>()(["unit", "name", "decimals", "createdAt", "updatedAt"]),
   App: keysOf<App>()(["id", "name", "endUserAuth", "createdAt"]),
   ApiKey: keysOf<ApiKey>()(["id", "name", "type", "scopes", "hint", "createdAt", "revokedAt", "lastUsedAt"]),
-  // Compared once the server publishes them (commerce).
+  // Not under components.schemas (the server inlines them): compared with the response of the
+  // route named in RESPONSE_LOCATIONS instead.
   Product: keysOf<Product>()(["id", "name", "description", "metadata", "createdAt"]),
   Plan: keysOf<Plan>()(["id", "productId", "name", "priceAmount", "currency", "interval", "trialDays", "credits", "features", "createdAt"]),
   Subscription: keysOf<Subscription>()([
@@ -125,9 +133,68 @@ export const SDK_TYPE_KEYS: Record<string, readonly string[]> = {
     "createdAt",
   ]),
   Addon: keysOf<Addon>()(["id", "productId", "name", "unit", "creditQty", "priceAmount", "currency", "expiresInDays", "createdAt"]),
-  Order: keysOf<Order>()(["id", "accountId", "productId", "planId", "addonId", "status", "amount", "currency", "providerRef", "createdAt"]),
-  Invoice: keysOf<Invoice>()(["id", "orderId", "amount", "currency", "status", "lines", "hostedUrl", "createdAt"]),
-  WebhookEndpoint: keysOf<WebhookEndpoint>()(["id", "url", "events", "secret", "createdAt"]),
+  PlanCredit: keysOf<PlanCredit>()(["unit", "amount", "rollover"]),
+  Order: keysOf<Order>()([
+    "id",
+    "accountId",
+    "productId",
+    "planId",
+    "addonId",
+    "status",
+    "amount",
+    "currency",
+    "providerRef",
+    "provider",
+    "checkoutUrl",
+    "subscriptionId",
+    "createdAt",
+    "paidAt",
+    "refundedAt",
+  ]),
+  Invoice: keysOf<Invoice>()(["id", "orderId", "subscriptionId", "accountId", "amount", "currency", "status", "lines", "hostedUrl", "createdAt"]),
+  InvoiceLine: keysOf<InvoiceLine>()(["description", "amount", "quantity"]),
+  AddonPool: keysOf<AddonPool>()(["unit", "remaining", "addonId", "expiresAt"]),
+  WebhookEndpoint: keysOf<WebhookEndpoint>()(["id", "url", "events", "balanceLowThreshold", "secret", "createdAt"]),
+  WebhookDelivery: keysOf<WebhookDelivery>()([
+    "id",
+    "endpointId",
+    "eventId",
+    "type",
+    "status",
+    "attempts",
+    "nextAttemptAt",
+    "lastStatusCode",
+    "lastError",
+    "createdAt",
+    "deliveredAt",
+    "payload",
+    "attemptLog",
+  ]),
+  WebhookDeliveryAttempt: keysOf<WebhookDeliveryAttempt>()(["attempt", "at", "statusCode", "error", "durationMs"]),
+  SpendLimit: keysOf<SpendLimit>()(["accountId", "unit", "perHour", "perDay", "perMonth", "spent"]),
+  AutoTopup: keysOf<AutoTopup>()(["accountId", "unit", "threshold", "addonId", "enabled", "inFlightOrderId"]),
+};
+
+/**
+ * Where a type the server does not publish under `components.schemas` is found in the OpenAPI
+ * document: `[method, path, status, ...steps]`, a step being a property name or `[]` (an
+ * array's items).
+ */
+export const RESPONSE_LOCATIONS: Record<string, readonly string[]> = {
+  Product: ["get", "/v1/products/{productId}", "200"],
+  Plan: ["get", "/v1/plans/{planId}", "200"],
+  PlanCredit: ["get", "/v1/plans/{planId}", "200", "credits", "[]"],
+  Subscription: ["get", "/v1/subscriptions/{subscriptionId}", "200"],
+  Addon: ["get", "/v1/addons/{addonId}", "200"],
+  Order: ["get", "/v1/orders/{orderId}", "200"],
+  Invoice: ["get", "/v1/accounts/{accountId}/invoices", "200", "items", "[]"],
+  InvoiceLine: ["get", "/v1/accounts/{accountId}/invoices", "200", "items", "[]", "lines", "[]"],
+  AddonPool: ["get", "/v1/accounts/{accountId}/addons/active", "200", "pools", "[]"],
+  WebhookEndpoint: ["post", "/v1/webhook-endpoints", "201"],
+  WebhookDelivery: ["get", "/v1/webhook-endpoints/{endpointId}/deliveries", "200", "items", "[]"],
+  WebhookDeliveryAttempt: ["get", "/v1/webhook-endpoints/{endpointId}/deliveries", "200", "items", "[]", "attemptLog", "[]"],
+  SpendLimit: ["get", "/v1/accounts/{accountId}/spend-limits/{unit}", "200"],
+  AutoTopup: ["put", "/v1/accounts/{accountId}/auto-topup", "200"],
 };
 
 /** Schemas the server must publish under exactly these names. */
