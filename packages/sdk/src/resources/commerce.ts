@@ -14,6 +14,7 @@ import type {
   Invoice,
   InvoiceListParams,
   Order,
+  OrderListParams,
   OrderMarkPaidParams,
   OrderMarkPaidResult,
   OrderRefundParams,
@@ -143,6 +144,18 @@ export class Orders extends APIResource {
    */
   get(orderId: string, options?: RequestOptions): Promise<Order> {
     return this._http.request({ method: "GET", path: `/v1/orders/${seg(orderId)}`, options });
+  }
+
+  /**
+   * Lists orders, newest first (one account's with `accountId` or `externalId`; by `status`).
+   *
+   * @example
+   * ```ts
+   * for await (const order of tally.orders.list({ externalId: "user_456", status: "pending" })) console.log(order.id, order.amount);
+   * ```
+   */
+  list(params?: OrderListParams, options?: RequestOptions): PagePromise<Order> {
+    return this._list<Order, OrderListParams>("/v1/orders", params, options);
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { PageParams } from "../core/pagination.js";
 import type { Grant } from "./accounts.js";
-import type { AccountRef, Timestamp } from "./common.js";
+import type { AccountRef, OptionalAccountRef, Timestamp } from "./common.js";
 import type { Transaction } from "./credits.js";
 
 /** A credit pack that can be bought on top of a plan. */
@@ -106,6 +106,12 @@ export interface CheckoutSession {
   checkoutUrl: string;
   order: Order;
 }
+
+/** Query of `GET /v1/orders` (newest first). */
+export type OrderListParams = OptionalAccountRef &
+  PageParams & {
+    status?: OrderStatus;
+  };
 
 /** Body of `POST /v1/orders/{orderId}/refund`. */
 export interface OrderRefundParams {

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import type { Sql } from "../store/sql.ts";
+import { isUniqueViolation, type Sql } from "../store/sql.ts";
 import type { LotRecord, TransactionRecord } from "../store/records.ts";
 import type { Scope } from "./context.ts";
 import { inTransaction } from "./context.ts";
@@ -107,7 +107,22 @@ export async function markPaid(scope: Scope, orderId: string, refs: { providerRe
   if (order.status !== "pending" && order.status !== "paid") {
     throw new TallyError("VALIDATION_ERROR", `Order ${order.id} is ${order.status}; only a pending order can be marked paid`, { issues: [{ path: "/orderId", message: `order is ${order.status}` }] });
   }
-  return fulfilOrder(scope, order.id, { providerRef: refs.providerRef ?? null, paymentRef: refs.paymentRef ?? null });
+  if (refs.providerRef !== undefined) {
+    const holder = await scope.db.read((q) => repo.getOrderByProviderRef(q, scope.appId, refs.providerRef!));
+    if (holder !== undefined && holder.id !== order.id) throw validationError("/providerRef", `${refs.providerRef} already names order ${holder.id}`);
+  }
+  try {
+    return await fulfilOrder(scope, order.id, { providerRef: refs.providerRef ?? null, paymentRef: refs.paymentRef ?? null });
+  } catch (error) {
+    // Two orders marked paid at once with one providerRef: the unique index keeps it to one.
+    if (refs.providerRef !== undefined && isUniqueViolation(error)) throw validationError("/providerRef", `${refs.providerRef} already names another order`);
+    throw error;
+  }
+}
+
+/** An account's orders (or every order), newest first. */
+export async function listOrders(scope: Scope, filter: repo.OrderFilter): Promise<OrderRecord[]> {
+  return scope.db.read((q) => repo.listOrders(q, scope.appId, filter));
 }
 
 export interface RefundOrderResult {

@@ -139,6 +139,15 @@ for (const { kind, available } of DATABASES) {
       expect(paid.body).toMatchObject({ alreadyProcessed: false, order: { status: "paid", providerRef: `wire-${externalId}` } });
       expect((await h.api("GET", `/v1/orders/wire-${externalId}`)).body.id).toBe(order.body.id);
       expectError(await h.api("POST", `/v1/orders/${order.body.id}/mark-paid`, { nope: 1 }), 400, "VALIDATION_ERROR");
+      // Orders list newest first, by account and status; a providerRef names one order only.
+      const second = await h.api("POST", "/v1/checkout/sessions", { externalId, addonId: addon.body.id, successUrl: "https://app.example/ok", cancelUrl: "https://app.example/no" });
+      const listed = (await h.api("GET", `/v1/orders?externalId=${externalId}`)).body;
+      expect(listed.items.map((o: { id: string }) => o.id)).toEqual([second.body.order.id, order.body.id]);
+      expect((await h.api("GET", `/v1/orders?externalId=${externalId}&status=pending`)).body.items.map((o: { id: string }) => o.id)).toEqual([second.body.order.id]);
+      expect((await h.api("GET", `/v1/orders?externalId=${externalId}&limit=1&cursor=${second.body.order.id}`)).body.items[0].id).toBe(order.body.id);
+      expectError(await h.api("GET", "/v1/orders?externalId=nobody-here"), 404, "ACCOUNT_NOT_FOUND");
+      expectError(await h.api("POST", `/v1/orders/${second.body.order.id}/mark-paid`, { providerRef: `wire-${externalId}` }), 400, "VALIDATION_ERROR");
+      expect((await h.api("GET", `/v1/orders/${second.body.order.id}`)).body.status).toBe("pending");
     });
 
     it("webhook endpoints: any non-empty secret, GET one, lists paged with limit and cursor", async () => {

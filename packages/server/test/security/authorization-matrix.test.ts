@@ -93,6 +93,7 @@ const EXPECTED: Record<string, "public" | "admin" | "me" | "app:read" | "app:wri
   "GET /v1/accounts/{accountId}/invoices": "app:read",
   "POST /v1/webhook-endpoints": "app:admin",
   "GET /v1/webhook-endpoints": "app:read",
+  "GET /v1/orders": "app:read",
   "GET /v1/webhook-endpoints/{endpointId}": "app:read",
   "DELETE /v1/webhook-endpoints/{endpointId}": "app:admin",
   "GET /v1/webhook-endpoints/{endpointId}/deliveries": "app:read",

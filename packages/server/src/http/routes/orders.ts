@@ -1,16 +1,34 @@
 import { Type } from "typebox";
 import type { Router } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
-import { Description, IdParams, Page, PageQuery, ShortString, strictObject } from "../schemas/common.ts";
-import { Invoice, Order } from "../schemas/commerce.ts";
+import { AccountRefFields, Description, IdParams, Page, PageQuery, ShortString, strictObject } from "../schemas/common.ts";
+import { Invoice, Order, OrderStatus } from "../schemas/commerce.ts";
 import { Transaction } from "../schemas/models.ts";
-import { baseUrlOf, presentCommerce as p } from "../present-commerce.ts";
+import { baseUrlOf, pageOf, presentCommerce as p } from "../present-commerce.ts";
+import { requireAccount } from "../../domain/accounts.ts";
+import { LIMITS } from "../../domain/limits.ts";
+import type { OrderRecord } from "../../store/repo/orders.ts";
 import { present } from "../present.ts";
 import * as orders from "../../domain/orders.ts";
 import { providerOf } from "./checkout.ts";
 
 export function orderRoutes(r: Router, deps: RouteDeps): void {
   const provider = providerOf(deps);
+
+  r.add(
+    {
+      method: "GET", url: "/v1/orders", auth: "app", tag: "Orders", summary: "List orders, newest first (of one account when named)",
+      query: strictObject({ ...PageQuery, ...AccountRefFields, status: Type.Optional(OrderStatus) }),
+      responses: { 200: Page(Order) },
+    },
+    async ({ scope, query }) => {
+      const limit = query.limit ?? LIMITS.pageLimitDefault;
+      const accountId =
+        query.accountId !== undefined || query.externalId !== undefined ? (await scope.db.read((q) => requireAccount(q, scope.appId, query))).id : undefined;
+      const rows = await orders.listOrders(scope, { accountId, status: query.status as OrderRecord["status"] | undefined, beforeId: query.cursor, limit: limit + 1 });
+      return pageOf(rows, limit, p.order);
+    },
+  );
 
   r.add(
     {

@@ -57,6 +57,7 @@ export const Subscription = Type.Object(
   { title: "Subscription" },
 );
 
+export const OrderStatus = Type.Union(["pending", "paid", "canceled", "refunded"].map((s) => Type.Literal(s)));
 export const Order = Type.Object(
   {
     id: Type.String(),
@@ -64,7 +65,7 @@ export const Order = Type.Object(
     productId: NullableString,
     planId: NullableString,
     addonId: NullableString,
-    status: Type.Union(["pending", "paid", "canceled", "refunded"].map((s) => Type.Literal(s))),
+    status: OrderStatus,
     amount: Type.Integer(),
     currency: Type.String(),
     providerRef: NullableString,

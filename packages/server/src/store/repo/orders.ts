@@ -63,6 +63,31 @@ export async function getOrderByProviderRef(q: Sql, appId: string, ref: string):
   const r = await q.get<Row>("SELECT * FROM orders WHERE app_id = ? AND provider_ref = ?", [appId, ref]);
   return r === undefined ? undefined : toOrder(r);
 }
+export interface OrderFilter {
+  accountId?: string | undefined;
+  status?: OrderStatus | undefined;
+  beforeId?: string | undefined;
+  limit: number;
+}
+/** Newest first; an account's through its index. */
+export async function listOrders(q: Sql, appId: string, f: OrderFilter): Promise<OrderRecord[]> {
+  const where = ["app_id = ?"];
+  const params: SqlValue[] = [appId];
+  if (f.accountId !== undefined) {
+    where.push("account_id = ?");
+    params.push(f.accountId);
+  }
+  if (f.status !== undefined) {
+    where.push("status = ?");
+    params.push(f.status);
+  }
+  if (f.beforeId !== undefined) {
+    where.push("order_id < ?");
+    params.push(f.beforeId);
+  }
+  params.push(f.limit);
+  return (await q.all<Row>(`SELECT * FROM orders WHERE ${where.join(" AND ")} ORDER BY order_id DESC LIMIT ?`, params)).map(toOrder);
+}
 export async function getOrderByKey(q: Sql, appId: string, key: string): Promise<OrderRecord | undefined> {
   const r = await q.get<Row>("SELECT * FROM orders WHERE app_id = ? AND idempotency_key = ?", [appId, key]);
   return r === undefined ? undefined : toOrder(r);
