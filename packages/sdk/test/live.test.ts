@@ -506,7 +506,7 @@ describe.skipIf(!serverAvailable)("live server", () => {
         [tally.entitlements, ["check", "list"]],
         [tally.addons, ["create", "get", "list", "listAvailable", "purchase", "listActive"]],
         [tally.checkout, ["createSession"]],
-        [tally.orders, ["get", "refund", "markPaid"]],
+        [tally.orders, ["get", "list", "refund", "markPaid"]],
         [tally.purchaseLinks, ["list"]],
         [tally.invoices, ["list"]],
         [tally.webhookEndpoints, ["create", "list", "get", "delete", "deliveries"]],
@@ -635,6 +635,9 @@ describe.skipIf(!serverAvailable)("live server", () => {
       expect(repeat.alreadyProcessed).toBe(true);
       expect(repeat.order.status).toBe("paid");
       expect((await tally.accounts.balance({ externalId: buyer })).available).toBe(250);
+      const listed = await tally.orders.list({ externalId: buyer });
+      expect(listed.items.map((o) => [o.id, o.status])).toEqual([[pending.id, "paid"]]);
+      expect((await tally.orders.list({ externalId: buyer, status: "pending" })).items).toEqual([]);
 
       const invoices = (await tally.invoices.list({ externalId: buyer })).items;
       const invoice = invoices.find((i) => i.orderId === pending.id);
