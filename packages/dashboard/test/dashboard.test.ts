@@ -54,6 +54,7 @@ interface Seeded {
 }
 
 const DAY_MS = 86_400_000;
+const fmt = (n: number) => new Intl.NumberFormat("en-US").format(n);
 
 /** The server's clock: real time minus `shiftMs`, so seeding can write two weeks of history. */
 const clock = { shiftMs: 0, nowMs: () => Date.now() - clock.shiftMs };
@@ -216,6 +217,21 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in Chromium", () => {
     await expect.poll(() => page.getByRole("region", { name: "Reservations currently held" }).textContent()).toContain("app.agent.run");
     await expect.poll(() => page.getByRole("region", { name: "Accounts with a low available balance" }).textContent()).toContain("Hiro Tanaka");
     await shot("overview", true);
+
+    // An invalid unit is never sent (not even on blur): the last valid unit stays in use.
+    const unitField = page.getByLabel("Unit", { exact: true });
+    await unitField.fill("Bad Unit!");
+    await unitField.blur();
+    await expect.poll(() => page.getByRole("alert").filter({ hasText: "still showing credits" }).count()).toBe(1);
+    expect(await page.locator(".page-header").textContent()).toContain("in credits");
+    // The "Below" field can be emptied: empty means the server's default (100), not 0.
+    const below = page.getByLabel("Below", { exact: true });
+    await below.fill("");
+    expect(await below.inputValue()).toBe("");
+    await page.waitForLoadState("networkidle");
+    await expect.poll(() => page.getByRole("region", { name: "Accounts with a low available balance" }).textContent()).toContain("Hiro Tanaka");
+    await unitField.fill("credits");
+    await unitField.blur();
     expect(errors).toEqual([]);
   });
 
@@ -231,6 +247,7 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in Chromium", () => {
     await expect.poll(() => rows.count()).toBe(20);
     await shot("accounts");
 
+    expect(await page.getByLabel("Search accounts").getAttribute("maxlength")).toBe("255");
     await page.getByLabel("Search accounts").fill("alice@acme");
     await expect.poll(() => rows.count()).toBe(1);
     // The search runs on the server: the address carries the term, never a key.
@@ -267,6 +284,13 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in Chromium", () => {
     expect(first).toContain("+2,500");
     expect(first).toContain("Goodwill after outage");
     await expect.poll(() => page.getByRole("status").filter({ hasText: "Granted 2,500 credits." }).count()).toBe(1);
+    // The dialog starts blank the next time, not with the previous grant.
+    await page.getByRole("button", { name: "Grant credits" }).click();
+    expect(await dialog.getByLabel("Amount").inputValue()).toBe("");
+    expect(await dialog.getByLabel("Description (optional)").inputValue()).toBe("");
+    expect(await dialog.getByLabel("Unit").inputValue()).toBe("credits");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "hidden" });
 
     // The grant went through the public API with the dashboard's per-action idempotency key.
     const res = await fetch(`${server.url}/v1/transactions?accountId=${data.alice.id}&type=grant&limit=1`, { headers: { authorization: `Bearer ${data.secretKey}` } });
@@ -276,14 +300,33 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in Chromium", () => {
 
     // Refund part of a charge from its ledger row.
     const charge = ledgerRows.filter({ has: page.getByRole("button", { name: /^Refund / }) }).first();
+    const chargeLabel = (await charge.getByRole("button", { name: /^Refund / }).getAttribute("aria-label"))!;
+    const chargeId = chargeLabel.replace(/^Refund /, "");
+    const original = await fetch(`${server.url}/v1/transactions/${chargeId}`, { headers: { authorization: `Bearer ${data.secretKey}` } }).then((r) => r.json() as Promise<{ amount: number }>);
+    const spent = Math.abs(original.amount);
+    expect(spent).toBeGreaterThan(5);
     await charge.getByRole("button", { name: /^Refund / }).click();
     const refund = page.getByRole("dialog", { name: "Refund a charge" });
+    await expect.poll(() => refund.textContent()).toContain(`Up to ${fmt(spent)}`);
     await refund.getByLabel("Amount (optional)").fill("5");
     await refund.getByRole("button", { name: "Review" }).click();
     await refund.getByRole("button", { name: "Refund 5 credits" }).click();
     await refund.waitFor({ state: "hidden" });
     await expect.poll(async () => Number((await available.textContent())!.replace(/[^0-9]/g, ""))).toBe(before + 2505);
     await expect.poll(() => ledgerRows.first().textContent()).toContain("refund of");
+
+    // Refunding the same charge again offers what is left, not the whole charge, and says what
+    // the server refunded; then the charge has nothing left and loses its Refund button.
+    const left = spent - 5;
+    await page.getByRole("button", { name: chargeLabel, exact: true }).click();
+    await expect.poll(() => refund.textContent()).toContain(`Up to ${fmt(left)};`);
+    expect(await refund.textContent()).toContain("5 refunded already");
+    await refund.getByRole("button", { name: "Review" }).click();
+    await refund.getByRole("button", { name: `Refund what is left (${fmt(left)} credits)` }).click();
+    await refund.waitFor({ state: "hidden" });
+    await expect.poll(() => page.getByRole("status").filter({ hasText: `Refunded ${fmt(left)} credits.` }).count()).toBe(1);
+    await expect.poll(async () => Number((await available.textContent())!.replace(/[^0-9]/g, ""))).toBe(before + 2500 + spent);
+    await expect.poll(() => page.getByRole("button", { name: chargeLabel, exact: true }).count()).toBe(0);
 
     // Lots show the new grant and the expiring promotional lot.
     await page.getByRole("tab", { name: "Lots" }).click();
@@ -333,6 +376,16 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in Chromium", () => {
       await heading(title).waitFor();
       await page.waitForLoadState("networkidle");
     }
+    // End-user auth: turned on with RS256 and a JWKS URL, then off; the form goes back to its defaults.
+    await page.getByLabel("Algorithm").selectOption("RS256");
+    await page.getByRole("textbox", { name: "JWKS URL" }).fill("https://auth.example.invalid/.well-known/jwks.json");
+    await page.getByRole("button", { name: "Save end-user authentication" }).click();
+    await expect.poll(() => page.getByTestId("end-user-auth-status").textContent()).toContain("RS256");
+    await page.getByRole("button", { name: "Turn off" }).click();
+    await page.getByRole("dialog", { name: "Turn off end-user authentication?" }).getByRole("button", { name: "Turn off" }).click();
+    await expect.poll(() => page.getByTestId("end-user-auth-status").textContent()).toContain("off");
+    expect(await page.getByLabel("Algorithm").inputValue()).toBe("HS256");
+    expect(await page.getByRole("textbox", { name: "JWKS URL" }).count()).toBe(0);
     // Prices and the commerce catalog seeded through the API are listed.
     await nav("Catalog & prices").click();
     await expect.poll(() => page.getByRole("region", { name: "Prices by key" }).textContent()).toContain("claude-sonnet");
@@ -346,10 +399,14 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in Chromium", () => {
     await addons.getByLabel("Price").fill("0");
     await addons.getByRole("button", { name: "New add-on" }).click();
     await expect.poll(() => addons.textContent()).toContain("Weekend pack");
+    // The form is emptied after a create, so a second click cannot make a duplicate.
+    expect(await addons.getByLabel("Name").inputValue()).toBe("");
+    expect(await addons.getByLabel("Credits", { exact: true }).inputValue()).toBe("");
+    expect(await addons.getByLabel("Price").inputValue()).toBe("");
     // Webhook endpoints and their delivery log.
     await nav("Webhooks").click();
     await page.getByRole("button", { name: "Deliveries" }).click();
-    await expect.poll(() => page.getByRole("region", { name: "Delivery attempts, newest first" }).textContent()).toContain("credits.granted");
+    await expect.poll(() => page.getByRole("region", { name: "Delivery attempts, oldest first" }).textContent()).toContain("credits.granted");
     // A reload of a deep link keeps the session (sessionStorage) and the page (SPA fallback).
     await page.goto(`${server.url}/dashboard/accounts/${data.alice.id}`);
     await heading("Alice Cooper").waitFor();
@@ -362,6 +419,14 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in Chromium", () => {
     await page.getByRole("tabpanel").getByRole("button", { name: /^Cancel subscription/ }).click();
     await page.getByRole("dialog", { name: "Cancel this subscription?" }).getByRole("button", { name: "Cancel subscription" }).click();
     await expect.poll(() => page.getByRole("tabpanel").textContent()).toContain("pending_cancel");
+    // Already ending at period end, it can still be cancelled now.
+    await page.getByRole("tabpanel").getByRole("button", { name: /^Cancel subscription .* now$/ }).click();
+    const cancelNow = page.getByRole("dialog", { name: "Cancel this subscription now?" });
+    await cancelNow.getByRole("button", { name: "Cancel now" }).click();
+    await cancelNow.waitFor({ state: "hidden" });
+    await expect.poll(() => page.getByRole("tabpanel").textContent()).not.toContain("pending_cancel");
+    expect(await page.getByRole("tabpanel").textContent()).toContain("canceled");
+    expect(await page.getByRole("tabpanel").getByRole("button", { name: /^Cancel subscription/ }).count()).toBe(0);
     expect(errors).toEqual([]);
   });
 
@@ -380,7 +445,7 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in Chromium", () => {
   });
 
   it("is usable on a phone-sized screen: the menu opens and navigates", async () => {
-    await page.setViewportSize({ width: 390, height: 844 });
+    await page.setViewportSize({ width: 375, height: 812 });
     await page.getByRole("button", { name: "Menu" }).click();
     await nav("Accounts").click();
     await heading("Accounts").waitFor();
@@ -394,6 +459,28 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in Chromium", () => {
     await heading("Overview").waitFor();
     await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
     await shot("phone-overview", true);
+
+    // Pages with wide tables (and their visually hidden "Actions" headers) scroll inside the
+    // table, never the page sideways.
+    const sideways = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    for (const [link, title, ready] of [
+      ["Catalog & prices", "Catalog & prices", () => page.getByRole("region", { name: "Prices by key" }).waitFor()],
+      ["API keys", "API keys", () => page.locator("[data-key-id]").first().waitFor()],
+      ["Webhooks", "Webhooks", async () => {
+        await page.getByRole("button", { name: "Deliveries" }).click();
+        await page.getByRole("region", { name: "Delivery attempts, oldest first" }).waitFor();
+      }],
+    ] as Array<[string, string, () => Promise<void>]>) {
+      await page.getByRole("button", { name: "Menu" }).click();
+      await nav(link).click();
+      await heading(title).waitFor();
+      await ready();
+      await expect.poll(sideways).toBeLessThanOrEqual(0);
+    }
+    await page.goto(`${server.url}/dashboard/accounts/${data.alice.id}`);
+    await heading("Alice Cooper").waitFor();
+    await page.getByTestId("ledger-row").first().waitFor();
+    await expect.poll(sideways).toBeLessThanOrEqual(0);
     expect(errors).toEqual([]);
   });
 });

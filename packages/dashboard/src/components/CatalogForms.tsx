@@ -5,10 +5,11 @@ import { ErrorNote, Field } from "./ui.tsx";
 
 /**
  * Creating products, plans and add-ons (the commerce API). Each form sends one request with its
- * own idempotency key, so a double submit creates one record.
+ * own idempotency key, so a double submit creates one record. After a create the form is emptied,
+ * so pressing the button again cannot make a copy of the record just created.
  */
 
-function CreateForm(props: { summary: string; path: string; body(): unknown; onCreated(name: string): void; name: string; children: ReactNode }) {
+function CreateForm(props: { summary: string; path: string; body(): unknown; onCreated(name: string): void; reset(): void; name: string; children: ReactNode }) {
   const { call } = useSession();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
@@ -21,6 +22,7 @@ function CreateForm(props: { summary: string; path: string; body(): unknown; onC
       await call("POST", props.path, { body: props.body(), idempotencyKey: key });
       setKey(newIdempotencyKey("catalog"));
       props.onCreated(props.name);
+      props.reset();
     } catch (err) {
       // A changed form after a failure is a new request: a new key avoids IDEMPOTENCY_KEY_REUSED.
       setKey(newIdempotencyKey("catalog"));
@@ -50,8 +52,12 @@ const CURRENCY = "[a-zA-Z]{3}";
 export function ProductForm(props: { onCreated(name: string): void }) {
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
+  const reset = () => {
+    setName("");
+    setDescription("");
+  };
   return (
-    <CreateForm summary="New product" path="/v1/products" name={name} onCreated={props.onCreated} body={() => ({ name: name.trim(), ...(description.trim() !== "" ? { description: description.trim() } : {}) })}>
+    <CreateForm summary="New product" path="/v1/products" name={name} onCreated={props.onCreated} reset={reset} body={() => ({ name: name.trim(), ...(description.trim() !== "" ? { description: description.trim() } : {}) })}>
       <Field label="Name">{(id) => <input id={id} required maxLength={255} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
       <Field label="Description (optional)">{(id) => <input id={id} maxLength={1000} value={description} onChange={(e) => setDescription(e.target.value)} />}</Field>
     </CreateForm>
@@ -82,8 +88,20 @@ export function PlanForm(props: { onCreated(name: string): void }) {
       .map((f) => f.trim())
       .filter((f) => f !== ""),
   });
+  const reset = () => {
+    setName("");
+    setProductId("");
+    setPrice("");
+    setCurrency("usd");
+    setBilling("month");
+    setTrialDays("");
+    setCredits("");
+    setUnit("credits");
+    setRollover(false);
+    setFeatures("");
+  };
   return (
-    <CreateForm summary="New plan" path="/v1/plans" name={name} onCreated={props.onCreated} body={body}>
+    <CreateForm summary="New plan" path="/v1/plans" name={name} onCreated={props.onCreated} reset={reset} body={body}>
       <Field label="Name">{(id) => <input id={id} required maxLength={255} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
       <Field label="Product id (optional)">{(id) => <input id={id} value={productId} onChange={(e) => setProductId(e.target.value)} placeholder="prd_…" />}</Field>
       <Field label="Price" hint="In the currency's smallest unit (cents).">
@@ -127,8 +145,17 @@ export function AddonForm(props: { onCreated(name: string): void }) {
     currency: currency.trim().toLowerCase(),
     ...(expires !== "" ? { expiresInDays: Math.floor(Number(expires)) } : {}),
   });
+  const reset = () => {
+    setName("");
+    setProductId("");
+    setUnit("credits");
+    setQty("");
+    setPrice("");
+    setCurrency("usd");
+    setExpires("");
+  };
   return (
-    <CreateForm summary="New add-on" path="/v1/addons" name={name} onCreated={props.onCreated} body={body}>
+    <CreateForm summary="New add-on" path="/v1/addons" name={name} onCreated={props.onCreated} reset={reset} body={body}>
       <Field label="Name">{(id) => <input id={id} required maxLength={255} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
       <Field label="Product id (optional)">{(id) => <input id={id} value={productId} onChange={(e) => setProductId(e.target.value)} placeholder="prd_…" />}</Field>
       <Field label="Credits">{(id) => <input id={id} type="number" required min={1} step={1} value={qty} onChange={(e) => setQty(e.target.value)} />}</Field>

@@ -183,6 +183,8 @@ export function ActionDialog(props: {
   summary: ReactNode;
   confirmLabel: string;
   danger?: boolean;
+  /** False while the form cannot be reviewed yet (still loading what it needs, or nothing to do). */
+  ready?: boolean;
   onClose(): void;
   send(idempotencyKey: string): Promise<void>;
   children: ReactNode;
@@ -202,6 +204,7 @@ export function ActionDialog(props: {
 
   const review = (e: FormEvent) => {
     e.preventDefault();
+    if (props.ready === false) return;
     setError(undefined);
     setStep("review");
   };
@@ -229,7 +232,7 @@ export function ActionDialog(props: {
             <button type="button" onClick={props.onClose}>
               Cancel
             </button>
-            <button type="submit" className="primary">
+            <button type="submit" className="primary" disabled={props.ready === false}>
               Review
             </button>
           </div>

@@ -1,6 +1,6 @@
-import { useState } from "react";
-import { newIdempotencyKey, type Account, type Balance, type CommerceRecord, type Grant, type Reservation, type Transaction, type UsageRecord } from "../api.ts";
-import { useGet, usePaged, useSession } from "../session.tsx";
+import { useEffect, useState } from "react";
+import { newIdempotencyKey, type Account, type Balance, type CommerceRecord, type Grant, type Page, type Reservation, type Transaction, type UsageRecord } from "../api.ts";
+import { useGet, usePaged, useSession, type SessionApi } from "../session.tsx";
 import { Link } from "../router.tsx";
 import { ActionDialog, Amount, Badge, ConfirmDialog, Empty, ErrorNote, Field, Loading, PageHeader, Pager, Section, statusTone, Table, useFlash } from "../components/ui.tsx";
 import { Tabs } from "../components/Tabs.tsx";
@@ -159,6 +159,10 @@ function Ledger(props: { accountId: string; onRefund(t: Transaction): void }) {
   if (page.error !== undefined) return <ErrorNote error={page.error} />;
   if (page.data === undefined) return <Loading />;
   if (page.data.items.length === 0) return <Empty>No transactions yet.</Empty>;
+  // Refunds come after their charge, so newest first they are on the same page or an earlier one:
+  // what this page shows is enough to hide the button of a charge already refunded in full.
+  const refundedHere = new Map<string, number>();
+  for (const t of page.data.items) if (t.refundOf !== null) refundedHere.set(t.refundOf, (refundedHere.get(t.refundOf) ?? 0) + Math.abs(t.amount));
   return (
     <>
       <Table
@@ -215,7 +219,7 @@ function Ledger(props: { accountId: string; onRefund(t: Transaction): void }) {
               )}
             </td>
             <td>
-              {REFUNDABLE.has(t.type) && (
+              {REFUNDABLE.has(t.type) && (refundedHere.get(t.id) ?? 0) < Math.abs(t.amount) && (
                 <button type="button" className="small" onClick={() => props.onRefund(t)} aria-label={`Refund ${t.id}`}>
                   Refund
                 </button>
@@ -383,7 +387,10 @@ function Subscriptions(props: { accountId: string; onChanged(message: string): v
   const [canceling, setCanceling] = useState<CommerceRecord | null>(null);
   const [atPeriodEnd, setAtPeriodEnd] = useState(true);
   const [version, setVersion] = useState(0);
-  const cancelable = (r: CommerceRecord) => ["trial", "active", "past_due"].includes(String(r.status));
+  const cancelable = (r: CommerceRecord) => ["trial", "active", "past_due", "pending_cancel"].includes(String(r.status));
+  // Already ending at period end: what is left to offer is ending it now.
+  const pending = canceling !== null && canceling.status === "pending_cancel";
+  const endAtPeriodEnd = atPeriodEnd && !pending;
   return (
     <>
       <CommerceList
@@ -401,34 +408,55 @@ function Subscriptions(props: { accountId: string; onChanged(message: string): v
             label: "Actions",
             value: (r) =>
               cancelable(r) ? (
-                <button type="button" className="small danger" onClick={() => setCanceling(r)} aria-label={`Cancel subscription ${r.id}`}>
-                  Cancel
-                </button>
+                r.status === "pending_cancel" ? (
+                  <button type="button" className="small danger" onClick={() => setCanceling(r)} aria-label={`Cancel subscription ${r.id} now`}>
+                    Cancel now
+                  </button>
+                ) : (
+                  <button
+                    type="button"
+                    className="small danger"
+                    onClick={() => {
+                      setAtPeriodEnd(true);
+                      setCanceling(r);
+                    }}
+                    aria-label={`Cancel subscription ${r.id}`}
+                  >
+                    Cancel
+                  </button>
+                )
               ) : null,
           },
         ]}
       />
       <ConfirmDialog
         open={canceling !== null}
-        title="Cancel this subscription?"
+        title={pending ? "Cancel this subscription now?" : "Cancel this subscription?"}
         message={
-          <>
-            <code>{canceling?.id}</code> stops renewing.
-            <label className="check" style={{ display: "flex", marginTop: "0.75rem" }}>
-              <input type="checkbox" checked={atPeriodEnd} onChange={(e) => setAtPeriodEnd(e.target.checked)} /> At the end of the current period (otherwise now)
-            </label>
-          </>
+          pending ? (
+            <>
+              <code>{canceling?.id}</code> already ends at the end of its period. Cancelling now ends it at once; credits already granted stay until they
+              expire.
+            </>
+          ) : (
+            <>
+              <code>{canceling?.id}</code> stops renewing.
+              <label className="check" style={{ display: "flex", marginTop: "0.75rem" }}>
+                <input type="checkbox" checked={atPeriodEnd} onChange={(e) => setAtPeriodEnd(e.target.checked)} /> At the end of the current period (otherwise now)
+              </label>
+            </>
+          )
         }
-        confirmLabel="Cancel subscription"
+        confirmLabel={pending ? "Cancel now" : "Cancel subscription"}
         onClose={() => setCanceling(null)}
         onConfirm={async () => {
           if (canceling === null) return;
           await call("POST", `/v1/subscriptions/${encodeURIComponent(canceling.id)}/cancel`, {
-            body: { atPeriodEnd, reason: "canceled from the dashboard" },
+            body: { atPeriodEnd: endAtPeriodEnd, reason: "canceled from the dashboard" },
             idempotencyKey: newIdempotencyKey("cancel-subscription"),
           });
           setVersion((v) => v + 1);
-          props.onChanged(atPeriodEnd ? "The subscription will end at the end of its period." : "Subscription canceled.");
+          props.onChanged(endAtPeriodEnd ? "The subscription will end at the end of its period." : "Subscription canceled.");
         }}
       />
     </>
@@ -491,6 +519,16 @@ function GrantDialog(props: { open: boolean; account: Account; units: string[]; 
   const [expires, setExpires] = useState("");
   const [description, setDescription] = useState("");
   const [reference, setReference] = useState("");
+  // Each grant starts from a blank form, never the previous grant's amount and unit.
+  useEffect(() => {
+    if (!props.open) return;
+    setAmount("");
+    setUnit("credits");
+    setSource("manual");
+    setExpires("");
+    setDescription("");
+    setReference("");
+  }, [props.open]);
   const n = Math.floor(Number(amountText));
   const body = {
     accountId: props.account.id,
@@ -550,6 +588,13 @@ function AdjustDialog(props: { open: boolean; account: Account; units: string[];
   const [amountText, setAmount] = useState("");
   const [unit, setUnit] = useState("credits");
   const [description, setDescription] = useState("");
+  useEffect(() => {
+    if (!props.open) return;
+    setDirection("credit");
+    setAmount("");
+    setUnit("credits");
+    setDescription("");
+  }, [props.open]);
   const n = Math.floor(Number(amountText));
   const body = { accountId: props.account.id, type: direction, amount: n, unit, ...(description !== "" ? { description } : {}) };
   return (
@@ -591,13 +636,52 @@ function AdjustDialog(props: { open: boolean; account: Account; units: string[];
   );
 }
 
+/** At most this many pages of the account's refunds are read to find what a charge has had back. */
+const REFUND_PAGES = 10;
+
+/** What of `t` was refunded already: the sum of the refunds naming it (`refundOf`). */
+async function refundedSoFar(call: SessionApi["call"], t: Transaction, signal: AbortSignal): Promise<{ refunded: number; complete: boolean }> {
+  let refunded = 0;
+  let cursor: string | undefined;
+  for (let i = 0; i < REFUND_PAGES; i++) {
+    const page = await call<Page<Transaction>>("GET", "/v1/transactions", { query: { accountId: t.accountId, unit: t.unit, type: "refund", limit: 100, cursor }, signal });
+    for (const r of page.items) if (r.refundOf === t.id) refunded += Math.abs(r.amount);
+    if (!page.hasMore || page.nextCursor === null) return { refunded, complete: true };
+    cursor = page.nextCursor;
+  }
+  return { refunded, complete: false };
+}
+
 function RefundDialog(props: { transaction: Transaction | null; onClose(): void; onDone(message: string): void }) {
   const { call } = useSession();
   const t = props.transaction;
   const [amountText, setAmount] = useState("");
   const [reason, setReason] = useState("");
-  const max = t === null ? 0 : Math.abs(t.amount);
-  const n = amountText === "" ? max : Math.floor(Number(amountText));
+  // What was refunded of this charge before: undefined while it is being read.
+  const [prior, setPrior] = useState<{ refunded: number; complete: boolean } | { error: unknown } | undefined>(undefined);
+
+  useEffect(() => {
+    setAmount("");
+    setReason("");
+    setPrior(undefined);
+    if (t === null) return;
+    const controller = new AbortController();
+    refundedSoFar(call, t, controller.signal).then(
+      (p) => setPrior(p),
+      (error: unknown) => {
+        if (!controller.signal.aborted) setPrior({ error });
+      },
+    );
+    return () => controller.abort();
+  }, [t, call]);
+
+  const original = t === null ? 0 : Math.abs(t.amount);
+  const known = prior !== undefined && "refunded" in prior ? prior : undefined;
+  // Unknown (still loading, or the list failed): the charge itself is the bound; the server checks.
+  const left = known !== undefined ? Math.max(0, original - known.refunded) : original;
+  const nothingLeft = known !== undefined && left === 0;
+  const n = amountText === "" ? left : Math.floor(Number(amountText));
+  const unit = t?.unit ?? "";
   const body = t === null ? {} : { transactionId: t.id, ...(amountText !== "" ? { amount: n } : {}), ...(reason !== "" ? { reason } : {}) };
   return (
     <ActionDialog
@@ -605,25 +689,51 @@ function RefundDialog(props: { transaction: Transaction | null; onClose(): void;
       title="Refund a charge"
       action="refund"
       body={body}
-      confirmLabel={`Refund ${amount(n)} ${t?.unit ?? ""}`}
+      ready={prior !== undefined && !nothingLeft}
+      confirmLabel={amountText === "" ? `Refund what is left (${amount(left)} ${unit})` : `Refund ${amount(n)} ${unit}`}
       summary={
-        <>
-          Return <strong>{amount(n)} {t?.unit}</strong> of <code>{t?.id}</code> to the lots that paid for it? Refunds of one charge may not exceed it in total.
-        </>
+        amountText === "" ? (
+          <>
+            Return <strong>what is left</strong> of <code>{t?.id}</code> ({amount(left)} {unit}) to the lots that paid for it? Refunds of one charge may not exceed it in
+            total.
+          </>
+        ) : (
+          <>
+            Return <strong>{amount(n)} {unit}</strong> of <code>{t?.id}</code> to the lots that paid for it? Refunds of one charge may not exceed it in total.
+          </>
+        )
       }
       onClose={props.onClose}
       send={async (key) => {
-        await call("POST", "/v1/credits/refund", { body, idempotencyKey: key });
-        props.onDone(`Refunded ${amount(n)} ${t?.unit ?? ""}.`);
+        const res = await call<{ transaction: Transaction }>("POST", "/v1/credits/refund", { body, idempotencyKey: key });
+        // The server's answer, not the form: it is what was actually refunded.
+        props.onDone(`Refunded ${amount(Math.abs(res.transaction.amount))} ${res.transaction.unit}.`);
       }}
     >
       <p className="muted">
-        Charge <code>{t?.id}</code>: {t !== null ? signed(t.amount) : ""} {t?.unit} ({t?.type.replace("_", " ")}).
+        Charge <code>{t?.id}</code>: {t !== null ? signed(t.amount) : ""} {unit} ({t?.type.replace("_", " ")})
+        {known !== undefined && known.refunded > 0 ? <>; {amount(known.refunded)} refunded already</> : null}.
       </p>
-      <Field label="Amount (optional)" hint={`Up to ${amount(max)}; empty refunds what is left of the charge.`}>
-        {(id, hint) => <input id={id} type="number" min={1} max={max} step={1} value={amountText} onChange={(e) => setAmount(e.target.value)} aria-describedby={hint} inputMode="numeric" />}
-      </Field>
-      <Field label="Reason (optional)">{(id) => <input id={id} maxLength={255} value={reason} onChange={(e) => setReason(e.target.value)} />}</Field>
+      {prior === undefined ? (
+        <Loading label="Checking what was refunded already…" />
+      ) : "error" in prior ? (
+        <ErrorNote error={prior.error} />
+      ) : null}
+      {nothingLeft ? (
+        <p className="note" role="status" data-testid="refund-nothing-left">
+          This charge has been refunded in full; nothing is left to refund.
+        </p>
+      ) : (
+        <>
+          <Field
+            label="Amount (optional)"
+            hint={`Up to ${amount(left)}${known !== undefined && !known.complete ? " (older refunds not checked)" : ""}; empty refunds what is left of the charge.`}
+          >
+            {(id, hint) => <input id={id} type="number" min={1} max={left} step={1} value={amountText} onChange={(e) => setAmount(e.target.value)} aria-describedby={hint} inputMode="numeric" />}
+          </Field>
+          <Field label="Reason (optional)">{(id) => <input id={id} maxLength={255} value={reason} onChange={(e) => setReason(e.target.value)} />}</Field>
+        </>
+      )}
     </ActionDialog>
   );
 }

@@ -6,8 +6,11 @@ import { Empty, ErrorNote, Loading, PageHeader, Pager, Table } from "../componen
 import { when } from "../format.ts";
 
 /** Search runs on the server (`GET /v1/accounts?search=`): id, or a prefix of external id, email or name. */
+/** The server refuses longer search terms with a 400. */
+const SEARCH_MAX = 255;
+
 export function Accounts() {
-  const initial = new URLSearchParams(window.location.search).get("q") ?? "";
+  const initial = (new URLSearchParams(window.location.search).get("q") ?? "").slice(0, SEARCH_MAX);
   const [input, setInput] = useState(initial);
   const [search, setSearch] = useState(initial);
 
@@ -40,7 +43,7 @@ export function Accounts() {
       >
         <div className="field grow">
           <label htmlFor="account-search">Search accounts</label>
-          <input id="account-search" type="search" value={input} onChange={(e) => setInput(e.target.value)} placeholder="acct_…, user_123, alice@example.com" autoComplete="off" />
+          <input id="account-search" type="search" value={input} maxLength={SEARCH_MAX} onChange={(e) => setInput(e.target.value.slice(0, SEARCH_MAX))} placeholder="acct_…, user_123, alice@example.com" autoComplete="off" />
         </div>
         <button type="submit">Search</button>
       </form>

@@ -167,9 +167,14 @@ function PriceForm(props: { initial: Price | null; onSaved(key: string): void; o
     try {
       await call("PUT", `/v1/prices/${encodeURIComponent(key.trim())}`, { body, idempotencyKey: newIdempotencyKey("price") });
       props.onSaved(key.trim());
+      // A new price starts from an empty form again, so a second click cannot save a copy.
       if (props.initial === null) {
         setKey("");
         setPrice("");
+        setModelId("");
+        setInPerM("");
+        setOutPerM("");
+        setPerRequest("");
       }
     } catch (err) {
       setError(err);

@@ -16,12 +16,26 @@ const RANGES = {
 };
 type RangeKey = keyof typeof RANGES;
 
+/** The server's unit pattern: anything else would come back as a 400 from every stats call. */
+const UNIT_PATTERN = /^[a-z][a-z0-9_.-]{0,63}$/;
+/** The server's default for the low-balance threshold, used when the field is left empty. */
+const DEFAULT_THRESHOLD = 100;
+
 export function Overview() {
   const { has } = useSession();
   const [range, setRange] = useState<RangeKey>("30d");
   const [unit, setUnit] = useState("credits");
   const [unitInput, setUnitInput] = useState("credits");
-  const [threshold, setThreshold] = useState(100);
+  // Text, so the field can be emptied (meaning the server's default) without snapping to 0.
+  const [thresholdText, setThresholdText] = useState(String(DEFAULT_THRESHOLD));
+  const thresholdNumber = Math.floor(Number(thresholdText));
+  const threshold = thresholdText.trim() === "" || !Number.isFinite(thresholdNumber) || thresholdNumber < 0 ? DEFAULT_THRESHOLD : thresholdNumber;
+  // Only a valid unit is ever applied; an invalid one leaves the last valid unit in use.
+  const applyUnit = () => {
+    const next = unitInput.trim() || "credits";
+    if (UNIT_PATTERN.test(next)) setUnit(next);
+  };
+  const unitInvalid = unitInput.trim() !== "" && !UNIT_PATTERN.test(unitInput.trim());
 
   // The period is fixed when the range changes, so re-renders do not refetch with a new "now".
   const period = useMemo(() => {
@@ -54,7 +68,7 @@ export function Overview() {
           className="row filters"
           onSubmit={(e) => {
             e.preventDefault();
-            setUnit(unitInput.trim() || "credits");
+            applyUnit();
           }}
         >
           <div className="field inline">
@@ -69,7 +83,22 @@ export function Overview() {
           </div>
           <div className="field inline">
             <label htmlFor="unit">Unit</label>
-            <input id="unit" value={unitInput} onChange={(e) => setUnitInput(e.target.value)} onBlur={() => setUnit(unitInput.trim() || "credits")} size={10} pattern="[a-z][a-z0-9_.\-]{0,63}" />
+            <input
+              id="unit"
+              value={unitInput}
+              onChange={(e) => setUnitInput(e.target.value)}
+              onBlur={applyUnit}
+              size={10}
+              maxLength={64}
+              pattern="[a-z][a-z0-9_.\-]{0,63}"
+              aria-invalid={unitInvalid}
+              aria-describedby={unitInvalid ? "unit-error" : undefined}
+            />
+            {unitInvalid && (
+              <small id="unit-error" className="field-error" role="alert">
+                Units are lowercase letters, digits, _ . or -, starting with a letter; still showing {unit}.
+              </small>
+            )}
           </div>
         </form>
       </PageHeader>
@@ -211,10 +240,15 @@ export function Overview() {
                 type="number"
                 min={0}
                 step={1}
-                value={threshold}
-                onChange={(e) => setThreshold(Math.max(0, Math.floor(Number(e.target.value) || 0)))}
+                value={thresholdText}
+                placeholder={String(DEFAULT_THRESHOLD)}
+                onChange={(e) => setThresholdText(e.target.value)}
                 className="narrow"
+                aria-describedby="threshold-hint"
               />
+              <span id="threshold-hint" className="sr-only">
+                Empty uses the default, {DEFAULT_THRESHOLD}.
+              </span>
             </div>
           }
         >

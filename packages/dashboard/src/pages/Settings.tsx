@@ -45,6 +45,19 @@ export function Settings() {
     else if (material === "secret") setMaterial("jwksUrl");
   }, [algorithm, material]);
 
+  /** The form as for an application without end-user auth: what is shown once it is turned off. */
+  const resetAuthForm = () => {
+    setAlgorithm("HS256");
+    setMaterial("secret");
+    setSecret("");
+    setPublicKey("");
+    setJwksUrl("");
+    setSubjectClaim("sub");
+    setIssuer("");
+    setAudience("");
+    setAuthError(undefined);
+  };
+
   const rename = async (e: FormEvent) => {
     e.preventDefault();
     setNameError(undefined);
@@ -181,6 +194,7 @@ export function Settings() {
         onClose={() => setDisabling(false)}
         onConfirm={async () => {
           await call<App>("PATCH", "/v1/app", { body: { endUserAuth: null }, idempotencyKey: newIdempotencyKey("end-user-auth-off") });
+          resetAuthForm();
           say("End-user authentication turned off.");
           app.reload();
         }}

@@ -196,7 +196,7 @@ function Deliveries(props: { endpointId: string }) {
       ) : (
         <>
           <Table
-            caption="Delivery attempts, newest first"
+            caption="Delivery attempts, oldest first"
             busy={page.loading}
             head={
               <tr>
