@@ -33,6 +33,15 @@ export async function requireAccount(q: Sql, appId: string, ref: AccountRef): Pr
   return account;
 }
 
+/**
+ * The id of the account a list filter names (`accountId` or `externalId`), or undefined when it
+ * names none; a named account that does not exist is 404, on every list alike.
+ */
+export async function filterAccountId(scope: Scope, ref: AccountRef): Promise<string | undefined> {
+  if (ref.accountId === undefined && ref.externalId === undefined) return undefined;
+  return (await scope.db.read((q) => requireAccount(q, scope.appId, ref))).id;
+}
+
 /** The account named by external id, created if it does not exist (grants to new users). */
 export async function ensureAccountByExternalId(tx: Sql, appId: string, externalId: string, nowMs: number): Promise<AccountRecord> {
   const existing = await repo.getAccountByExternalId(tx, appId, externalId);

@@ -382,7 +382,7 @@ export async function activeAddons(scope: Scope, accountId: string): Promise<Act
 }
 
 /** The order behind a session id Tally made itself (`cs_<ulid>` of `ord_<ulid>`), if it has no provider id. */
-async function ownSessionOrder(q: Parameters<typeof repo.getOrder>[0], appId: string, sessionId: string): Promise<OrderRecord | undefined> {
+async function ownSessionOrder(q: Sql, appId: string, sessionId: string): Promise<OrderRecord | undefined> {
   const order = await repo.getOrder(q, appId, `ord_${sessionId.slice("cs_".length)}`);
   return order !== undefined && order.providerRef === null ? order : undefined;
 }

@@ -6,7 +6,7 @@ import { AccountRefFields, Amount, Description, Id, IdempotencyKey, IdParams, Me
 import { Allocation, Balance, Grant, LotSource, Transaction, TransactionType } from "../schemas/models.ts";
 import { page, present } from "../present.ts";
 import * as credits from "../../domain/credits.ts";
-import { checkAccountRef, requireAccount } from "../../domain/accounts.ts";
+import { checkAccountRef, filterAccountId } from "../../domain/accounts.ts";
 import { getTransaction, listTransactions, countTransactions } from "../../store/repo/transactions.ts";
 import { notFound, validationError } from "../../domain/errors.ts";
 import { LIMITS } from "../../domain/limits.ts";
@@ -184,10 +184,7 @@ export function creditRoutes(r: Router, deps: RouteDeps): void {
     },
     async ({ scope, query }) => {
       if (query.cursor !== undefined && query.offset !== undefined) throw validationError("/offset", "use cursor or offset, not both");
-      let accountId: string | undefined;
-      if (query.accountId !== undefined || query.externalId !== undefined) {
-        accountId = (await scope.db.read((q) => requireAccount(q, scope.appId, query))).id;
-      }
+      const accountId = await filterAccountId(scope, query);
       const limit = query.limit ?? LIMITS.pageLimitDefault;
       const filter = {
         ...(accountId !== undefined ? { accountId } : {}),

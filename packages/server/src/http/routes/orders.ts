@@ -5,7 +5,7 @@ import { AccountRefFields, Description, IdParams, Page, PageQuery, ShortString, 
 import { Invoice, Order, OrderStatus } from "../schemas/commerce.ts";
 import { Transaction } from "../schemas/models.ts";
 import { baseUrlOf, pageOf, presentCommerce as p } from "../present-commerce.ts";
-import { requireAccount } from "../../domain/accounts.ts";
+import { filterAccountId } from "../../domain/accounts.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import type { OrderRecord } from "../../store/repo/orders.ts";
 import { present } from "../present.ts";
@@ -23,8 +23,7 @@ export function orderRoutes(r: Router, deps: RouteDeps): void {
     },
     async ({ scope, query }) => {
       const limit = query.limit ?? LIMITS.pageLimitDefault;
-      const accountId =
-        query.accountId !== undefined || query.externalId !== undefined ? (await scope.db.read((q) => requireAccount(q, scope.appId, query))).id : undefined;
+      const accountId = await filterAccountId(scope, query);
       const rows = await orders.listOrders(scope, { accountId, status: query.status as OrderRecord["status"] | undefined, beforeId: query.cursor, limit: limit + 1 });
       return pageOf(rows, limit, p.order);
     },

@@ -5,7 +5,7 @@ import { AccountRefFields, Amount, Description, IdempotencyKey, IdParams, Metada
 import { Allocation, Balance, Reservation, ReservationStatus, Transaction } from "../schemas/models.ts";
 import { page, present } from "../present.ts";
 import * as reservations from "../../domain/reservations.ts";
-import { checkAccountRef, requireAccount } from "../../domain/accounts.ts";
+import { checkAccountRef, filterAccountId } from "../../domain/accounts.ts";
 import { LIMITS } from "../../domain/limits.ts";
 import { DryRunResult, ledgerKey } from "./credits.ts";
 import type { ReservationOutcome } from "../../domain/reservations.ts";
@@ -142,9 +142,7 @@ export function reservationRoutes(r: Router, _deps: RouteDeps): void {
     },
     async ({ scope, query }) => {
       const limit = query.limit ?? 20;
-      // A named account must exist (404 otherwise), as on every other list that takes one.
-      const accountId =
-        query.accountId !== undefined || query.externalId !== undefined ? (await scope.db.read((q) => requireAccount(q, scope.appId, query))).id : undefined;
+      const accountId = await filterAccountId(scope, query);
       const rows = await reservations.listReservations(scope, {
         limit: limit + 1,
         ...(accountId !== undefined ? { accountId } : {}),

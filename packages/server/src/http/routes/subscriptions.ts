@@ -6,7 +6,7 @@ import { Subscription, SubscriptionStatus } from "../schemas/commerce.ts";
 import { pageOf, presentCommerce as p } from "../present-commerce.ts";
 import * as subs from "../../domain/subscriptions.ts";
 import { checkEntitlement, listEntitlements } from "../../domain/entitlements.ts";
-import { checkAccountRef, requireAccount } from "../../domain/accounts.ts";
+import { checkAccountRef, filterAccountId, requireAccount } from "../../domain/accounts.ts";
 
 const EntitlementList = Type.Object({ features: Type.Array(Type.Object({ feature: Type.String(), productId: Type.Union([Type.String(), Type.Null()]), planId: Type.String() })) });
 
@@ -36,10 +36,7 @@ export function subscriptionRoutes(r: Router, _deps: RouteDeps): void {
     },
     async ({ scope, query }) => {
       const limit = query.limit ?? 20;
-      let accountId: string | undefined;
-      if (query.accountId !== undefined || query.externalId !== undefined) {
-        accountId = (await scope.db.read((q) => requireAccount(q, scope.appId, query))).id;
-      }
+      const accountId = await filterAccountId(scope, query);
       const rows = await subs.listSubscriptions(scope, { accountId, status: query.status as subs.SubscriptionStatus | undefined, after: query.cursor, limit });
       return pageOf(rows, limit, p.subscription);
     },
