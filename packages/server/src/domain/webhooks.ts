@@ -39,7 +39,7 @@ const endpointCache = new Map<string, { endpoints: repo.WebhookEndpointRecord[];
 async function endpointsOf(tx: Sql, appId: string): Promise<repo.WebhookEndpointRecord[]> {
   const cached = endpointCache.get(appId);
   if (cached !== undefined && cached.untilMs > Date.now()) return cached.endpoints;
-  const endpoints = await repo.listEndpoints(tx, appId, LIMITS.webhookEndpointsPerAppMax);
+  const endpoints = await repo.listEndpoints(tx, appId, { limit: LIMITS.webhookEndpointsPerAppMax });
   if (endpointCache.size > 10_000) endpointCache.clear();
   endpointCache.set(appId, { endpoints, untilMs: Date.now() + ENDPOINT_CACHE_MS });
   return endpoints;
@@ -161,7 +161,7 @@ export async function createEndpoint(scope: Scope, input: EndpointInput): Promis
 
 /** Live endpoints, oldest first, `limit` after `afterId`. */
 export async function listEndpoints(scope: Scope, page: { afterId?: string | undefined; limit: number }): Promise<repo.WebhookEndpointRecord[]> {
-  return scope.db.read((q) => repo.pageEndpoints(q, scope.appId, page));
+  return scope.db.read((q) => repo.listEndpoints(q, scope.appId, page));
 }
 
 export async function getEndpoint(scope: Scope, id: string): Promise<repo.WebhookEndpointRecord> {

@@ -62,12 +62,8 @@ export async function getEndpoint(q: Sql, appId: string, id: string): Promise<We
   const r = await q.get<EndpointRow>("SELECT * FROM webhook_endpoints WHERE app_id = ? AND endpoint_id = ? AND deleted_at IS NULL", [appId, id]);
   return r === undefined ? undefined : toEndpoint(r);
 }
-/** Every live endpoint of an application, oldest first (the domain caps how many there can be). */
-export async function listEndpoints(q: Sql, appId: string, limit: number): Promise<WebhookEndpointRecord[]> {
-  return (await q.all<EndpointRow>("SELECT * FROM webhook_endpoints WHERE app_id = ? AND deleted_at IS NULL ORDER BY endpoint_id LIMIT ?", [appId, limit])).map(toEndpoint);
-}
-/** Live endpoints oldest first, `limit` of them after `afterId`. */
-export async function pageEndpoints(q: Sql, appId: string, page: { afterId?: string | undefined; limit: number }): Promise<WebhookEndpointRecord[]> {
+/** Live endpoints oldest first, `limit` of them after `afterId` (all of them: no `afterId`, the domain's cap as `limit`). */
+export async function listEndpoints(q: Sql, appId: string, page: { afterId?: string | undefined; limit: number }): Promise<WebhookEndpointRecord[]> {
   const rows =
     page.afterId === undefined
       ? await q.all<EndpointRow>("SELECT * FROM webhook_endpoints WHERE app_id = ? AND deleted_at IS NULL ORDER BY endpoint_id LIMIT ?", [appId, page.limit])
