@@ -286,9 +286,9 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in Chromium", () => {
     await expect.poll(() => page.getByRole("status").filter({ hasText: "Granted 2,500 credits." }).count()).toBe(1);
     // The dialog starts blank the next time, not with the previous grant.
     await page.getByRole("button", { name: "Grant credits" }).click();
-    expect(await dialog.getByLabel("Amount").inputValue()).toBe("");
-    expect(await dialog.getByLabel("Description (optional)").inputValue()).toBe("");
-    expect(await dialog.getByLabel("Unit").inputValue()).toBe("credits");
+    await expect.poll(() => dialog.getByLabel("Amount").inputValue()).toBe("");
+    await expect.poll(() => dialog.getByLabel("Description (optional)").inputValue()).toBe("");
+    await expect.poll(() => dialog.getByLabel("Unit").inputValue()).toBe("credits");
     await dialog.getByRole("button", { name: "Cancel" }).click();
     await dialog.waitFor({ state: "hidden" });
 
@@ -384,8 +384,8 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in Chromium", () => {
     await page.getByRole("button", { name: "Turn off" }).click();
     await page.getByRole("dialog", { name: "Turn off end-user authentication?" }).getByRole("button", { name: "Turn off" }).click();
     await expect.poll(() => page.getByTestId("end-user-auth-status").textContent()).toContain("off");
-    expect(await page.getByLabel("Algorithm").inputValue()).toBe("HS256");
-    expect(await page.getByRole("textbox", { name: "JWKS URL" }).count()).toBe(0);
+    await expect.poll(() => page.getByLabel("Algorithm").inputValue()).toBe("HS256");
+    await expect.poll(() => page.getByRole("textbox", { name: "JWKS URL" }).count()).toBe(0);
     // Prices and the commerce catalog seeded through the API are listed.
     await nav("Catalog & prices").click();
     await expect.poll(() => page.getByRole("region", { name: "Prices by key" }).textContent()).toContain("claude-sonnet");
@@ -400,9 +400,9 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in Chromium", () => {
     await addons.getByRole("button", { name: "New add-on" }).click();
     await expect.poll(() => addons.textContent()).toContain("Weekend pack");
     // The form is emptied after a create, so a second click cannot make a duplicate.
-    expect(await addons.getByLabel("Name").inputValue()).toBe("");
-    expect(await addons.getByLabel("Credits", { exact: true }).inputValue()).toBe("");
-    expect(await addons.getByLabel("Price").inputValue()).toBe("");
+    await expect.poll(() => addons.getByLabel("Name").inputValue()).toBe("");
+    await expect.poll(() => addons.getByLabel("Credits", { exact: true }).inputValue()).toBe("");
+    await expect.poll(() => addons.getByLabel("Price").inputValue()).toBe("");
     // Webhook endpoints and their delivery log.
     await nav("Webhooks").click();
     await page.getByRole("button", { name: "Deliveries" }).click();
@@ -424,8 +424,10 @@ describe.skipIf(!HAVE_CHROMIUM)("the dashboard in Chromium", () => {
     const cancelNow = page.getByRole("dialog", { name: "Cancel this subscription now?" });
     await cancelNow.getByRole("button", { name: "Cancel now" }).click();
     await cancelNow.waitFor({ state: "hidden" });
-    await expect.poll(() => page.getByRole("tabpanel").textContent()).not.toContain("pending_cancel");
-    expect(await page.getByRole("tabpanel").textContent()).toContain("canceled");
+    // Poll for the new state itself: while the list reloads the panel says "Loading…", which
+    // also lacks "pending_cancel".
+    await expect.poll(() => page.getByRole("tabpanel").textContent()).toContain("canceled");
+    expect(await page.getByRole("tabpanel").textContent()).not.toContain("pending_cancel");
     expect(await page.getByRole("tabpanel").getByRole("button", { name: /^Cancel subscription/ }).count()).toBe(0);
     expect(errors).toEqual([]);
   });
