@@ -11,6 +11,7 @@ import { openDatabase } from "../packages/server/src/store/open.ts";
 import { deduct } from "../packages/server/src/domain/credits.ts";
 import { confirm, reserve } from "../packages/server/src/domain/reservations.ts";
 import { systemClock } from "../packages/server/src/domain/clock.ts";
+import { walCoalescingStats } from "../packages/server/src/store/sqlite/wal-coalesce.ts";
 
 /**
  * `npm run bench:ledger`: deducts (or reserve + confirm pairs) run in-process, straight into the
@@ -123,6 +124,21 @@ function mainThreadCpuMs(): number | undefined {
   return ticks === null ? undefined : (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
+/**
+ * Frames SQLite appended to WAL files in this process so far (every connection's), from the
+ * WAL-coalescing shim's counters: SQLite writes a frame as two calls (its header, then the page).
+ * Undefined without the shim, or on PostgreSQL.
+ */
+function walFramesSoFar(): number | undefined {
+  const probe = new BetterSqlite3(":memory:");
+  try {
+    const writes = walCoalescingStats(probe)?.writes;
+    return writes === undefined ? undefined : writes / 2;
+  } finally {
+    probe.close();
+  }
+}
+
 function fileMb(path: string): string {
   try {
     return (statSync(path).size / 1048576).toFixed(0);
@@ -153,6 +169,7 @@ try {
       const endMs = Date.now() + roundMs;
       let done = 0;
       const cpuBeforeMs = mainThreadCpuMs();
+      const framesBefore = target === undefined ? walFramesSoFar() : undefined;
       const startedMs = Date.now();
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
@@ -172,7 +189,10 @@ try {
       );
       const elapsedMs = Date.now() - startedMs;
       const cpuAfterMs = mainThreadCpuMs();
-      const perOp = cpuBeforeMs === undefined || cpuAfterMs === undefined ? "" : `, main thread ${(((cpuAfterMs - cpuBeforeMs) * 1000) / done).toFixed(1)} µs/${unit}`;
+      const framesAfter = framesBefore === undefined ? undefined : walFramesSoFar();
+      const perOp =
+        (cpuBeforeMs === undefined || cpuAfterMs === undefined ? "" : `, main thread ${(((cpuAfterMs - cpuBeforeMs) * 1000) / done).toFixed(1)} µs/${unit}`) +
+        (framesBefore === undefined || framesAfter === undefined ? "" : `, ${((framesAfter - framesBefore) / done).toFixed(2)} WAL frames/${unit}`);
       console.log(
         `${label.padEnd(8)} ${Math.round((done / elapsedMs) * 1000).toLocaleString("en-US")} ${unit}s/s${perOp}${files()}`,
       );
