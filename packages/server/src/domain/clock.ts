@@ -46,10 +46,28 @@ export class ManualClock implements Clock {
   }
 }
 
+/**
+ * The last few instants formatted, in slots by their low bits. Under load many answers carry the
+ * same instants (every operation in a millisecond has the same `createdAt`; a confirm repeats its
+ * reservation's `createdAt` and `expiresAt` milliseconds after the reserve's answer formatted
+ * them), and `Date#toISOString` costs ~7,000 instructions where a hit costs a comparison. A hit
+ * also hands `JSON.stringify` a string it has serialised before (session 23,
+ * docs/performance-history.md).
+ */
+const ISO_SLOTS = 256;
+const isoSlotMs = new Float64Array(ISO_SLOTS).fill(Number.NaN);
+const isoSlotText: string[] = new Array<string>(ISO_SLOTS).fill("");
+
+/** `new Date(ms).toISOString()`, remembered: same result, same RangeError for an invalid time. */
 export function toIso(ms: number): string {
-  return new Date(ms).toISOString();
+  const slot = ms & (ISO_SLOTS - 1);
+  if (isoSlotMs[slot] === ms) return isoSlotText[slot]!;
+  const text = new Date(ms).toISOString();
+  isoSlotMs[slot] = ms;
+  isoSlotText[slot] = text;
+  return text;
 }
 
 export function toIsoOrNull(ms: number | null | undefined): string | null {
-  return ms == null ? null : new Date(ms).toISOString();
+  return ms == null ? null : toIso(ms);
 }
