@@ -138,7 +138,23 @@ export function installAuthHooks(app: FastifyInstance, deps: AuthHookDeps): void
 /** The rate-limit bucket a principal's requests count against; none for the admin token. */
 export function rateLimitBucket(principal: Principal): string | undefined {
   // The operator's admin token is not limited: it is one credential, held by the operator.
-  return principal.kind === "key" ? `key:${principal.keyId}` : principal.kind === "endUser" ? `user:${principal.appId}:${principal.subject}` : undefined;
+  return principal.kind === "key" ? keyBucket(principal.keyId) : principal.kind === "endUser" ? `user:${principal.appId}:${principal.subject}` : undefined;
+}
+
+/**
+ * A key's bucket name, the same string every time: the limiter finds its bucket by name, and a
+ * name built per request is a new string hashed anew on every lookup. The key id comes from the
+ * key cache, the same string each time, so this lookup hashes nothing.
+ */
+const bucketByKeyId = new Map<string, string>();
+function keyBucket(keyId: string): string {
+  let bucket = bucketByKeyId.get(keyId);
+  if (bucket === undefined) {
+    if (bucketByKeyId.size >= 10_000) bucketByKeyId.clear();
+    bucket = `key:${keyId}`;
+    bucketByKeyId.set(keyId, bucket);
+  }
+  return bucket;
 }
 
 export function rateLimited(waitSeconds: number): TallyError {

@@ -68,7 +68,12 @@ export interface DirectRouteDeps {
  * the answers (test/http/direct-routes.test.ts).
  */
 export class DirectDispatcher {
-  private readonly routesByShape = new Map<string, CompiledRoute[]>();
+  /**
+   * Routes by method, then by their number of path segments. Looked up by the method string
+   * Node's parser hands over (one of a fixed set, its hash computed once) rather than by a key
+   * built per request, which would be hashed anew on every request.
+   */
+  private readonly routesByMethod = new Map<string, Array<CompiledRoute[] | undefined>>();
   /** Set once every route Fastify serves is known (`learnRoutes`); until then Fastify serves all. */
   private ready = false;
   private closing = false;
@@ -85,10 +90,9 @@ export class DirectDispatcher {
         paramNames: route.fastifyUrl.split("/").filter((p) => p.startsWith(":")).map((p) => p.slice(1)),
         shadows: [],
       };
-      const shape = `${route.method} ${pattern.length}`;
-      const list = this.routesByShape.get(shape) ?? [];
-      list.push(compiled);
-      this.routesByShape.set(shape, list);
+      let byLength = this.routesByMethod.get(route.method);
+      if (byLength === undefined) this.routesByMethod.set(route.method, (byLength = []));
+      (byLength[pattern.length] ??= []).push(compiled);
     }
   }
 
@@ -108,7 +112,8 @@ export class DirectDispatcher {
 
   /** Every route Fastify serves (as Fastify spells them), once all are registered. */
   learnRoutes(routes: ReadonlyArray<{ method: string; url: string }>): void {
-    for (const list of this.routesByShape.values()) {
+    for (const list of [...this.routesByMethod.values()].flat()) {
+      if (list === undefined) continue;
       for (const compiled of list) {
         compiled.shadows = routes
           .filter((other) => other.method === compiled.route.method && other.url !== compiled.route.fastifyUrl)
@@ -131,7 +136,7 @@ export class DirectDispatcher {
     const method = request.method;
     if (url === undefined || method === undefined || url.charCodeAt(0) !== 47 /* "/" */ || NOT_A_PLAIN_PATH.test(url)) return false;
     const parts = url.split("/");
-    const candidates = this.routesByShape.get(`${method} ${parts.length - 1}`);
+    const candidates = this.routesByMethod.get(method)?.[parts.length - 1];
     if (candidates === undefined) return false;
     let matched: CompiledRoute | undefined;
     for (const candidate of candidates) {

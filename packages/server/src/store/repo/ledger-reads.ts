@@ -57,17 +57,20 @@ export async function nextDueTime(tx: Sql, appId: string, accountId: string, uni
   return row?.t == null ? null : Number(row.t);
 }
 
+const NEXT_HOLD_EXPIRY_SQL = "SELECT MIN(expires_at) AS t FROM reservations WHERE app_id = ? AND account_id = ? AND unit = ? AND status = 'held'";
+/** Built once: the statement cache looks SQL up by its text (see transactions.ts). */
+const NEXT_OTHER_HOLD_EXPIRY_SQL = `${NEXT_HOLD_EXPIRY_SQL} AND rsv_id <> ?`;
+
 /**
  * The earliest expiry of the account's held reservations in `unit`, leaving out `exceptId` (one
  * the operation is about to write, which it accounts for itself): the half of `nextDueTime` that
  * an operation with every live lot in hand cannot work out itself. Null when none is held.
  */
 export async function nextHoldExpiry(tx: Sql, appId: string, accountId: string, unit: string, exceptId?: string): Promise<number | null> {
-  const held = "SELECT MIN(expires_at) AS t FROM reservations WHERE app_id = ? AND account_id = ? AND unit = ? AND status = 'held'";
   const row =
     exceptId === undefined
-      ? await tx.get<{ t: number | null }>(held, [appId, accountId, unit])
-      : await tx.get<{ t: number | null }>(`${held} AND rsv_id <> ?`, [appId, accountId, unit, exceptId]);
+      ? await tx.get<{ t: number | null }>(NEXT_HOLD_EXPIRY_SQL, [appId, accountId, unit])
+      : await tx.get<{ t: number | null }>(NEXT_OTHER_HOLD_EXPIRY_SQL, [appId, accountId, unit, exceptId]);
   return row?.t == null ? null : Number(row.t);
 }
 

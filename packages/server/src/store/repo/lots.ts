@@ -73,6 +73,22 @@ export async function insertLot(tx: Sql, appId: string, l: LotRecord): Promise<v
 const SPENDABLE_SQL = `SELECT ${LOT_COLUMNS} FROM lots WHERE app_id = ? AND account_id = ? AND unit = ? AND live = 1`;
 
 /**
+ * The limited statement's text, one string per limit (a reservation's lots read with the same
+ * limit every time): the statement cache looks SQL up by its text, and a text built per call is
+ * a new string hashed anew on every lookup.
+ */
+const spendableSqlByLimit = new Map<number, string>();
+function spendableSqlLimited(limit: number): string {
+  let sql = spendableSqlByLimit.get(limit);
+  if (sql === undefined) {
+    if (spendableSqlByLimit.size >= 16) spendableSqlByLimit.clear();
+    sql = `${SPENDABLE_SQL} LIMIT ${limit}`;
+    spendableSqlByLimit.set(limit, sql);
+  }
+  return sql;
+}
+
+/**
  * The account's live lots in `unit`; at most `limit` of them when given (which of them is
  * unspecified). The limit is written into the SQL, not bound: SQLite ran this statement 4.7 µs
  * slower per call with `LIMIT ?` than with the same number as a literal (1.3 µs in all), whether
@@ -80,7 +96,7 @@ const SPENDABLE_SQL = `SELECT ${LOT_COLUMNS} FROM lots WHERE app_id = ? AND acco
  */
 export async function listSpendableLots(tx: Sql, appId: string, accountId: string, unit: string, limit?: number): Promise<LotRecord[]> {
   if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) throw new Error(`a lot limit is a positive integer, got ${limit}`);
-  const rows = await tx.all<LotRow>(limit === undefined ? SPENDABLE_SQL : `${SPENDABLE_SQL} LIMIT ${limit}`, [appId, accountId, unit]);
+  const rows = await tx.all<LotRow>(limit === undefined ? SPENDABLE_SQL : spendableSqlLimited(limit), [appId, accountId, unit]);
   return rows.map(toLot);
 }
 

@@ -92,13 +92,17 @@ export async function saveReservation(tx: Sql, appId: string, r: ReservationReco
   await tx.run(SAVE_RESERVATION_SQL, reservationSaveParams(appId, r));
 }
 
+/** Built once: the statement cache looks SQL up by its text (see transactions.ts). */
+const RESERVATION_BY_ID_SQL = `SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE app_id = ? AND rsv_id = ?`;
+const RESERVATION_BY_KEY_SQL = `SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE app_id = ? AND idempotency_key = ?`;
+
 export async function getReservation(q: Sql, appId: string, rsvId: string): Promise<ReservationRecord | undefined> {
-  const row = await q.get<ReservationRow>(`SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE app_id = ? AND rsv_id = ?`, [appId, rsvId]);
+  const row = await q.get<ReservationRow>(RESERVATION_BY_ID_SQL, [appId, rsvId]);
   return row === undefined ? undefined : toReservation(row);
 }
 
 export async function findReservationByKey(q: Sql, appId: string, key: string): Promise<ReservationRecord | undefined> {
-  const row = await q.get<ReservationRow>(`SELECT ${RESERVATION_COLUMNS} FROM reservations WHERE app_id = ? AND idempotency_key = ?`, [appId, key]);
+  const row = await q.get<ReservationRow>(RESERVATION_BY_KEY_SQL, [appId, key]);
   return row === undefined ? undefined : toReservation(row);
 }
 

